@@ -1,0 +1,136 @@
+"""The one admin base for company-owned data.
+
+It scopes every way a row can leak across companies: the changelist and object URLs
+(404, not a redirect), FK/M2M choices, list-filter choices and autocomplete (which
+reuses the related admin's `get_queryset`), and it stamps `company` on new rows, also
+before validation so per-company uniqueness gives a form error instead of a crash."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.filters import RelatedFieldListFilter
+from django.db import models
+from django.forms import BaseModelForm
+from django.http import Http404, HttpRequest, HttpResponse
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+
+from accounts.models import User
+from accounts.tenancy import is_company_owned
+
+
+def scope_for(request: HttpRequest, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """Narrows `queryset` to the requesting user's company (superusers see all)."""
+    user: User = request.user  # type: ignore[assignment]
+    if user.is_superuser:
+        return queryset
+    model = queryset.model
+    if is_company_owned(model) or model is User:
+        return queryset.filter(company_id=user.company_id)
+    return queryset
+
+
+class CompanyRelatedFieldListFilter(RelatedFieldListFilter):
+    """A related-field filter whose choices come only from the user's company."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        related = field.remote_field.model
+        ordering = self.field_admin_ordering(field, request, model_admin) or ()
+        qs = scope_for(request, related._default_manager.all())
+        return [(obj.pk, str(obj)) for obj in qs.order_by(*ordering)]
+
+
+def _stamp_form(form_class: type[BaseModelForm], company_id: int | None) -> type[BaseModelForm]:
+    """Subclass of `form_class` that sets `company` before validation and validates
+    uniqueness with it (Django skips constraints on fields the form lacks)."""
+
+    class CompanyForm(form_class):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if company_id is not None and not self.instance.company_id:
+                self.instance.company_id = company_id
+
+        def _get_validation_exclusions(self) -> set[str]:
+            return set(super()._get_validation_exclusions()) - {"company"}
+
+    CompanyForm.__name__ = form_class.__name__
+    return CompanyForm
+
+
+class CompanyScopedMixin:
+    """Shared by model admins and inlines."""
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        return scope_for(request, super().get_queryset(request))  # type: ignore[misc]
+
+    def get_field_queryset(self, db: Any, db_field: Any, request: HttpRequest) -> Any:
+        qs = super().get_field_queryset(db, db_field, request)  # type: ignore[misc]
+        if qs is None:
+            qs = db_field.remote_field.model._default_manager.using(db).all()
+        return scope_for(request, qs)
+
+
+class CompanyAdmin(CompanyScopedMixin, ModelAdmin):
+    show_full_result_count = False
+    list_per_page = 50
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
+        raise Http404("Not found.")
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser:  # type: ignore[union-attr]
+            exclude.append("company")
+        return exclude
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        filters: list[Any] = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str):
+                try:
+                    field = self.model._meta.get_field(item)
+                except Exception:
+                    field = None
+                if field is not None and field.is_relation:
+                    item = (item, CompanyRelatedFieldListFilter)
+            filters.append(item)
+        return filters
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if is_company_owned(self.model):
+            return _stamp_form(form, request.user.company_id)  # type: ignore[union-attr]
+        return form
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for inline_form in formset.forms:
+            instance = inline_form.instance
+            if is_company_owned(type(instance)) and not instance.company_id:
+                instance.company_id = form.instance.company_id
+        super().save_formset(request, form, formset, change)
+
+
+class CompanyInlineMixin(CompanyScopedMixin):
+    exclude = ("company",)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        if is_company_owned(self.model):  # type: ignore[attr-defined]
+            formset.form = _stamp_form(formset.form, request.user.company_id)  # type: ignore[union-attr]
+        return formset
+
+
+class CompanyTabularInline(CompanyInlineMixin, TabularInline):
+    extra = 0
+
+
+class CompanyStackedInline(CompanyInlineMixin, StackedInline):
+    extra = 0
+
+
+__all__ = [
+    "CompanyAdmin",
+    "CompanyStackedInline",
+    "CompanyTabularInline",
+    "admin",
+    "scope_for",
+]

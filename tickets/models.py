@@ -1,0 +1,140 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import CompanyOwned, CompanyRole
+from workflows.models import Definition, TaskInstance, WorkflowDefinition, WorkflowInstance
+
+
+class TicketType(Definition):
+    key = models.SlugField(max_length=100)
+    workflow = models.ForeignKey(
+        WorkflowDefinition, on_delete=models.PROTECT, related_name="ticket_types"
+    )
+    # A JSON Schema (type object) describing the submit form.
+    fields = models.JSONField(default=dict, blank=True)
+    edit_layout = models.TextField(blank=True)
+    # No roles means open to every user of the company.
+    company_roles = models.ManyToManyField(CompanyRole, blank=True, related_name="ticket_types")
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "key"], name="tickettype_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Ticket(CompanyOwned):
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
+    # Status lives on the workflow instance; every ticket has one from its creation.
+    workflow_instance = models.OneToOneField(
+        WorkflowInstance, on_delete=models.PROTECT, related_name="ticket"
+    )
+    title = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="ticket_submitter_date"),
+            models.Index(fields=["company", "-created_at"], name="ticket_company_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title or self.ticket_type.title}"
+
+
+class ErrorType(models.TextChoices):
+    WORKFLOW_CREATION = "WORKFLOW_CREATION", "Workflow creation"
+    TASK_CREATION = "TASK_CREATION", "Task creation"
+    TASK_UPDATE = "TASK_UPDATE", "Task update"
+    WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION", "Workflow transition"
+
+
+class ErrorStatus(models.TextChoices):
+    NEW = "NEW", "New"
+    REVIEWED = "REVIEWED", "Reviewed"
+    RESOLVED = "RESOLVED", "Resolved"
+
+
+class TicketError(CompanyOwned):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="errors")
+    task_instance = models.ForeignKey(
+        TaskInstance, on_delete=models.SET_NULL, null=True, blank=True, related_name="errors"
+    )
+    error_type = models.CharField(max_length=30, choices=ErrorType.choices)
+    message = models.TextField()
+    stack_trace = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=ErrorStatus.choices, default=ErrorStatus.NEW)
+    resolution_notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["company", "ticket"],
+                name="ticketerror_open",
+                condition=~Q(status="RESOLVED"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_error_type_display()} on ticket #{self.ticket_id}"
+
+
+def _upload_key() -> str:
+    return uuid.uuid4().hex
+
+
+class FileUpload(CompanyOwned):
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    filename = models.CharField(max_length=255)
+    version = models.PositiveIntegerField(default=1)
+    # Storage key, generated; the user's filename is never used as a path.
+    ext_key = models.CharField(max_length=255, unique=True, default=_upload_key)
+    file_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TimelineEvent(CompanyOwned):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timeline")
+    task_instance = models.ForeignKey(
+        TaskInstance, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,118 @@
+"""Outbound HTTP for SYNC_ACTION and ASYNC_ACTION tasks.
+
+Every call: JSON POST through requests-hardened (SSRF filter, no redirects), a total
+deadline of `timeout_seconds` for connect + send + read, a response body cap, an
+`Idempotency-Key` stable across retries, and an HMAC-SHA256 signature of the body."""
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests_hardened import Config, Manager
+from requests_hardened.ip_filter import InvalidIPAddress
+
+SIGNATURE_HEADER = "X-TicketFlower-Signature"
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ActionError(Exception):
+    """A failed call. `transient` failures are worth retrying."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        self.transient = transient
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ActionResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    def as_context(self) -> dict[str, Any]:
+        return {"status": self.status, "headers": self.headers, "body": self.body}
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _http() -> Manager:
+    allow_private = settings.ACTIONS_ALLOW_PRIVATE_NETWORKS
+    return Manager(
+        Config(
+            ip_filter_enable=not allow_private,
+            ip_filter_allow_loopback_ips=False,
+            never_redirect=True,
+            default_timeout=(10, 10),
+            user_agent_override="TicketFlower-Actions/1",
+        )
+    )
+
+
+def post_json(
+    *, url: str, payload: dict[str, Any], secret: str, idempotency_key: str, timeout: float
+) -> ActionResponse:
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Idempotency-Key": idempotency_key,
+        SIGNATURE_HEADER: sign(secret, body),
+    }
+    deadline = time.monotonic() + timeout
+    cap = settings.ACTIONS_MAX_RESPONSE_BYTES
+    try:
+        with _http().get_session() as session:
+            response = session.post(
+                url, data=body, headers=headers, timeout=(timeout, timeout), stream=True,
+                allow_redirects=False,
+            )
+            with response:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > cap:
+                        raise ActionError(
+                            f"Response body is larger than the {cap} byte cap.", transient=False
+                        )
+                    if time.monotonic() > deadline:
+                        raise ActionError(f"No complete response within {timeout}s.", transient=True)
+                    chunks.append(chunk)
+    except InvalidIPAddress as exc:
+        raise ActionError(f"Refused to call a private or reserved address: {exc}", transient=False) from exc
+    except requests.Timeout as exc:
+        raise ActionError(f"No response within {timeout}s.", transient=True) from exc
+    except requests.ConnectionError as exc:
+        if isinstance(exc.__context__, InvalidIPAddress) or "InvalidIPAddress" in repr(exc):
+            raise ActionError(
+                f"Refused to call a private or reserved address: {exc}", transient=False
+            ) from exc
+        raise ActionError(f"Connection failed: {exc}", transient=True) from exc
+    except requests.RequestException as exc:
+        raise ActionError(f"Request failed: {exc}", transient=False) from exc
+    if time.monotonic() > deadline:
+        raise ActionError(f"No complete response within {timeout}s.", transient=True)
+
+    status = response.status_code
+    if 300 <= status < 400:
+        raise ActionError(
+            f"HTTP {status} redirect to {response.headers.get('Location', '?')} is not followed.",
+            transient=False,
+        )
+    if status in TRANSIENT_STATUSES or status >= 500:
+        raise ActionError(f"HTTP {status} from {url}.", transient=True)
+    if not 200 <= status < 300:
+        raise ActionError(f"HTTP {status} from {url}.", transient=False)
+    raw = b"".join(chunks)
+    try:
+        parsed = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ActionError(f"Response is not JSON: {exc}", transient=False) from exc
+    return ActionResponse(status=status, headers=dict(response.headers), body=parsed)

@@ -1,0 +1,77 @@
+"""Who gets a new FORM task: the company's available task worker with the fewest open
+tasks; ties go to the one assigned least recently, then the lowest id.
+
+Concurrency: the caller's transaction locks the company row first, so assignments in
+one company are serialised and two tasks never read the same "fewest" count."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Company, User
+from accounts.roles import SystemRole
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance
+
+
+@dataclass(frozen=True)
+class AssignmentDecision:
+    user: User | None
+    open_tasks: int | None
+    candidates: int
+
+    def reason(self) -> str:
+        if self.user is None:
+            return "No available task worker; the task waits unassigned."
+        return (
+            f"Assigned to {self.user} ({self.open_tasks} open task(s), the fewest among "
+            f"{self.candidates} available worker(s))."
+        )
+
+
+def available_workers(company_id: int) -> QuerySet[User]:
+    return User.objects.filter(
+        company_id=company_id,
+        is_active=True,
+        is_available=True,
+        groups__name=SystemRole.TASK_WORKER,
+    )
+
+
+def choose_worker(company_id: int) -> AssignmentDecision:
+    workers = list(
+        available_workers(company_id)
+        .annotate(
+            open_count=Count(
+                "assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES)
+            ),
+            last_assigned=Max("assigned_tasks__assigned_at"),
+        )
+    )
+    if not workers:
+        return AssignmentDecision(user=None, open_tasks=None, candidates=0)
+    # Ordered in Python: databases disagree on where NULL (never assigned) sorts.
+    best = min(
+        workers,
+        key=lambda w: (
+            w.open_count,  # type: ignore[attr-defined]
+            w.last_assigned is not None,  # type: ignore[attr-defined]
+            w.last_assigned or timezone.now(),  # type: ignore[attr-defined]
+            w.pk,
+        ),
+    )
+    return AssignmentDecision(
+        user=best,
+        open_tasks=best.open_count,  # type: ignore[attr-defined]
+        candidates=len(workers),
+    )
+
+
+def assign(task: TaskInstance) -> AssignmentDecision:
+    """Assigns `task` (unsaved changes are saved). Must run inside a transaction."""
+    Company.objects.select_for_update().filter(pk=task.company_id).first()
+    decision = choose_worker(task.company_id)
+    task.assigned_to = decision.user
+    task.assigned_at = timezone.now() if decision.user else None
+    task.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+    return decision

@@ -1,0 +1,329 @@
+"""The workflow engine's steps. Every function here runs inside a transaction that
+already holds the row lock of the workflow instance (see `services.locked_instance`),
+so each step happens exactly once even when workers or callbacks race.
+
+Public entry points are in `workflows.services`; this module is their machinery."""
+
+import hashlib
+import secrets
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from workflows import assignment
+from workflows.expressions import ExpressionError, apply_transform, evaluate, is_truthy
+from workflows.models import (
+    TaskDefinition,
+    TaskInstance,
+    TaskStatus,
+    Transition,
+    WorkflowInstance,
+    WorkflowStatus,
+)
+from workflows.signals import workflow_event
+
+
+class ErrorKind:
+    """Ticket error types, as stored (tickets.models.ErrorType has the labels)."""
+
+    WORKFLOW_CREATION = "WORKFLOW_CREATION"
+    TASK_CREATION = "TASK_CREATION"
+    TASK_UPDATE = "TASK_UPDATE"
+    WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION"
+
+
+class StepError(Exception):
+    """A step that cannot proceed; becomes a ticket error and puts the instance on hold."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        self.error_type = error_type
+        super().__init__(message)
+
+
+@dataclass
+class Emitted:
+    kind: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def emit(
+    instance: WorkflowInstance,
+    kind: str,
+    message: str,
+    *,
+    task: TaskInstance | None = None,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+    error_type: str | None = None,
+    stack_trace: str = "",
+) -> None:
+    workflow_event.send(
+        sender=WorkflowInstance,
+        instance=instance,
+        task_instance=task,
+        kind=kind,
+        message=message[:500],
+        actor=actor,
+        data=data or {},
+        error_type=error_type,
+        stack_trace=stack_trace,
+    )
+
+
+def context(instance: WorkflowInstance, **extra: Any) -> dict[str, Any]:
+    data = instance.workflow_data or {}
+    return {"ticket": data.get("ticket", {}), "tasks": data.get("tasks", {}), **extra}
+
+
+def hold_with_error(
+    instance: WorkflowInstance,
+    error_type: str,
+    message: str,
+    *,
+    task: TaskInstance | None = None,
+    actor: User | None = None,
+    stack_trace: str = "",
+) -> None:
+    instance.status = WorkflowStatus.ON_HOLD
+    instance.save(update_fields=["status", "updated_at"])
+    emit(
+        instance,
+        "error",
+        message,
+        task=task,
+        actor=actor,
+        error_type=error_type,
+        stack_trace=stack_trace or "".join(traceback.format_stack(limit=12)),
+    )
+
+
+def enter_task(
+    instance: WorkflowInstance, task_def: TaskDefinition, *, actor: User | None, creation: bool
+) -> TaskInstance | None:
+    """Creates the instance of `task_def`, assigns or enqueues it. On failure the
+    workflow goes on hold with an error and None is returned."""
+    error_type = ErrorKind.WORKFLOW_CREATION if creation else ErrorKind.TASK_CREATION
+    if task_def.is_action:
+        instance.automated_steps += 1
+        if instance.automated_steps > settings.WORKFLOW_MAX_AUTOMATED_STEPS:
+            hold_with_error(
+                instance,
+                error_type,
+                f"Stopped: more than {settings.WORKFLOW_MAX_AUTOMATED_STEPS} automated steps "
+                f"in a row without a human task (last: {task_def.key}). Check the workflow "
+                "for a loop between actions.",
+                actor=actor,
+            )
+            return None
+    else:
+        instance.automated_steps = 0
+    try:
+        input_data = apply_transform(task_def.input_transform, context(instance)) or {}
+    except ExpressionError as exc:
+        hold_with_error(
+            instance,
+            error_type,
+            f"Input transform of task '{task_def.key}' failed: {exc}",
+            actor=actor,
+            stack_trace=traceback.format_exc(),
+        )
+        return None
+    instance.current_task = task_def
+    instance.status = WorkflowStatus.IN_PROGRESS
+    instance.save(update_fields=["current_task", "status", "automated_steps", "updated_at"])
+    task = TaskInstance.objects.create(
+        company_id=instance.company_id,
+        workflow_instance=instance,
+        task_definition=task_def,
+        status=TaskStatus.OPEN,
+        input_data=input_data,
+    )
+    emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
+    if task_def.is_action:
+        enqueue_action(task.pk)
+    else:
+        decision = assignment.assign(task)
+        emit(
+            instance,
+            "assigned",
+            decision.reason(),
+            task=task,
+            data={
+                "assignee": decision.user.pk if decision.user else None,
+                "open_tasks": decision.open_tasks,
+                "candidates": decision.candidates,
+            },
+        )
+    return task
+
+
+def enqueue_action(task_id: int, *, delay_seconds: float = 0) -> None:
+    """Enqueues the action call once the surrounding transaction commits."""
+    from workflows.tasks import run_action_task
+
+    def _enqueue() -> None:
+        job = run_action_task
+        if delay_seconds > 0:
+            job = job.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
+        job.enqueue(task_id)
+
+    transaction.on_commit(_enqueue)
+
+
+def complete(
+    instance: WorkflowInstance,
+    task: TaskInstance,
+    output: dict[str, Any],
+    *,
+    actor: User | None,
+    how: str,
+) -> None:
+    """Marks `task` completed with `output`, stores it for expressions, and routes on."""
+    now = timezone.now()
+    task.status = TaskStatus.COMPLETED
+    task.output_data = output
+    task.completed_at = now
+    task.save(update_fields=["status", "output_data", "completed_at", "updated_at", "completed_by_callback"])
+    data = dict(instance.workflow_data or {})
+    data["tasks"] = {**data.get("tasks", {}), task.task_definition.key: output}
+    instance.workflow_data = data
+    instance.save(update_fields=["workflow_data", "updated_at"])
+    emit(
+        instance,
+        "task_completed",
+        f"Step '{task.task_definition.title}' completed ({how}).",
+        task=task,
+        actor=actor,
+        data={"output": output},
+    )
+    advance(instance, task, actor=actor)
+
+
+def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User | None) -> None:
+    """Routes from a finished task per DESIGN.md §5 and records the decision."""
+    transitions = list(
+        Transition.objects.filter(from_task_id=finished.task_definition_id)
+        .select_related("to_task")
+        .order_by("priority", "id")
+    )
+    if not transitions:
+        instance.status = WorkflowStatus.COMPLETED
+        instance.current_task = None
+        instance.save(update_fields=["status", "current_task", "updated_at"])
+        emit(instance, "completed", "Workflow completed.", task=finished, actor=actor)
+        return
+    ctx = context(instance, output=finished.output_data)
+    candidates: list[dict[str, Any]] = []
+    winner: Transition | None = None
+    for transition in transitions:
+        if not transition.condition:
+            continue
+        try:
+            value = evaluate(transition.condition, ctx)
+        except ExpressionError as exc:
+            candidates.append(_candidate(transition, error=str(exc)))
+            hold_with_error(
+                instance,
+                ErrorKind.WORKFLOW_TRANSITION,
+                f"Condition of transition {finished.task_definition.key} → "
+                f"{transition.to_task.key} failed: {exc}",
+                task=finished,
+                actor=actor,
+                stack_trace=traceback.format_exc(),
+            )
+            _record_route(instance, finished, candidates, None, actor)
+            return
+        candidates.append(_candidate(transition, value=value))
+        if is_truthy(value):
+            winner = transition
+            break
+    if winner is None:
+        winner = next((t for t in transitions if not t.condition), None)
+        if winner is not None:
+            candidates.append(_candidate(winner, value=None))
+    _record_route(instance, finished, candidates, winner, actor)
+    if winner is None:
+        hold_with_error(
+            instance,
+            ErrorKind.WORKFLOW_TRANSITION,
+            f"No transition from '{finished.task_definition.key}' matched and there is no "
+            "default path.",
+            task=finished,
+            actor=actor,
+        )
+        return
+    enter_task(instance, winner.to_task, actor=actor, creation=False)
+
+
+def _candidate(transition: Transition, *, value: Any = None, error: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "transition": transition.pk,
+        "to": transition.to_task.key,
+        "condition": transition.condition,
+        "priority": transition.priority,
+    }
+    if error is not None:
+        item["error"] = error
+    else:
+        item["value"] = value
+    return item
+
+
+def _record_route(
+    instance: WorkflowInstance,
+    finished: TaskInstance,
+    candidates: list[dict[str, Any]],
+    winner: Transition | None,
+    actor: User | None,
+) -> None:
+    message = (
+        f"Routed from '{finished.task_definition.key}' to '{winner.to_task.key}'."
+        if winner
+        else f"No route from '{finished.task_definition.key}'."
+    )
+    emit(
+        instance,
+        "routed",
+        message,
+        task=finished,
+        actor=actor,
+        data={"candidates": candidates, "winner": winner.to_task.key if winner else None},
+    )
+
+
+def validate_output(task_def: TaskDefinition, output: Any) -> dict[str, list[str]]:
+    """Errors per field path ("" for the whole object); empty when valid."""
+    if not isinstance(output, dict):
+        return {"": ["The output must be a JSON object."]}
+    schema = task_def.output_schema or {}
+    if not schema:
+        return {}
+    validator_cls = jsonschema.validators.validator_for(schema)
+    errors: dict[str, list[str]] = {}
+    for error in validator_cls(schema).iter_errors(output):
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required" and not path:
+            # Attach "x is a required property" to the missing field itself.
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            errors.setdefault(missing, []).append("This field is required.")
+            continue
+        errors.setdefault(path, []).append(error.message)
+    return errors
+
+
+def new_callback_token() -> tuple[str, str]:
+    """(token to send, hash to store)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,193 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import CompanyOwned
+
+
+class TaskType(models.TextChoices):
+    FORM = "FORM", "Form (human)"
+    SYNC_ACTION = "SYNC_ACTION", "Synchronous HTTP action"
+    ASYNC_ACTION = "ASYNC_ACTION", "Asynchronous HTTP action (callback)"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    PENDING = "PENDING", "Pending callback"
+    COMPLETED = "COMPLETED", "Completed"
+    CANCELLED = "CANCELLED", "Cancelled"
+    ERROR = "ERROR", "Error"
+
+
+OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.PENDING)
+
+
+class WorkflowStatus(models.TextChoices):
+    NOT_STARTED = "NOT_STARTED", "Not started"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    COMPLETED = "COMPLETED", "Completed"
+    CANCELLED = "CANCELLED", "Cancelled"
+    ON_HOLD = "ON_HOLD", "On hold"
+
+
+ACTIVE_WORKFLOW_STATUSES = (
+    WorkflowStatus.NOT_STARTED,
+    WorkflowStatus.IN_PROGRESS,
+    WorkflowStatus.ON_HOLD,
+)
+FINISHED_WORKFLOW_STATUSES = (WorkflowStatus.COMPLETED, WorkflowStatus.CANCELLED)
+
+
+class Definition(CompanyOwned):
+    """Fields shared by workflow, task and ticket-type definitions."""
+
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    ext_ref = models.JSONField(default=list, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    display_layout = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class WorkflowDefinition(Definition):
+    key = models.SlugField(max_length=100)
+    fields = models.JSONField(default=list, blank=True)
+    start_task = models.ForeignKey(
+        "TaskDefinition", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "key"], name="workflow_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskDefinition(Definition):
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.CASCADE, related_name="tasks")
+    key = models.SlugField(max_length=100)
+    task_type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.FORM)
+    input_schema = models.JSONField(default=dict, blank=True)
+    output_schema = models.JSONField(default=dict, blank=True)
+    edit_layout = models.TextField(blank=True)
+    action_url = models.URLField(max_length=2000, blank=True)
+    input_transform = models.JSONField(default=dict, blank=True)
+    output_transform = models.JSONField(default=dict, blank=True)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # ASYNC_ACTION: how long to wait for the callback before it is an error.
+    callback_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["workflow_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "key"], name="task_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.key})"
+
+    @property
+    def is_action(self) -> bool:
+        return self.task_type != TaskType.FORM
+
+
+class Transition(CompanyOwned):
+    workflow = models.ForeignKey(
+        WorkflowDefinition, on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="outgoing")
+    to_task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="incoming")
+    condition = models.TextField(blank=True, help_text="JMESPath; empty means the default path.")
+    priority = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["from_task_id", "priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_task.key} → {self.to_task.key}"
+
+
+class WorkflowInstance(CompanyOwned):
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="+")
+    current_task = models.ForeignKey(
+        TaskDefinition, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # {"ticket": <ticket data>, "tasks": {<task key>: <output>}}
+    workflow_data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.IN_PROGRESS
+    )
+    # Consecutive automated steps since the last human task (loop cap).
+    automated_steps = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "status"], name="wfi_company_status")]
+
+    def __str__(self) -> str:
+        return f"Workflow #{self.pk} ({self.get_status_display()})"
+
+
+class TaskInstance(CompanyOwned):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workflow_instance = models.ForeignKey(
+        WorkflowInstance, on_delete=models.CASCADE, related_name="tasks"
+    )
+    task_definition = models.ForeignKey(TaskDefinition, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    input_data = models.JSONField(default=dict, blank=True)
+    output_data = models.JSONField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tasks",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Actions: attempts so far, callback token (hash only) and deadline.
+    attempts = models.PositiveIntegerField(default=0)
+    callback_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    completed_by_callback = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["assigned_to", "status"],
+                name="task_open_per_assignee",
+                condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"]),
+            ),
+            models.Index(fields=["company", "status", "created_at"], name="task_company_status"),
+            models.Index(
+                fields=["deadline_at"],
+                name="task_pending_deadline",
+                condition=Q(status__in=["IN_PROGRESS", "PENDING"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task #{self.pk} {self.task_definition.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_TASK_STATUSES

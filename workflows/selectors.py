@@ -1,0 +1,18 @@
+"""Workflow-side reads: worker task lists and counts."""
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance
+
+
+def open_tasks_for(user: User) -> QuerySet[TaskInstance]:
+    return (
+        TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES)
+        .select_related("task_definition", "workflow_instance__ticket__ticket_type")
+        .order_by("created_at", "id")
+    )
+
+
+def open_task_count(user: User) -> int:
+    return TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES).count()

@@ -1,0 +1,13 @@
+"""The engine's seam to the ticket side (apps depend one way: tickets -> workflows).
+
+`workflow_event` is sent, inside the engine's transaction, for every step worth a
+timeline entry. When `error_type` is set the step failed and the receiver records a
+ticket error as well. Receivers must not raise: a failure here rolls the step back.
+
+Arguments: instance (WorkflowInstance), task_instance (TaskInstance | None),
+kind (str), message (str), actor (User | None), data (dict),
+error_type (str | None), stack_trace (str)."""
+
+from django.dispatch import Signal
+
+workflow_event = Signal()
