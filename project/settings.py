@@ -1,6 +1,7 @@
 """The one settings module. Everything that differs between machines comes from the
 environment (or a `.env` file, loaded here); see `.env.example` for every variable."""
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,8 @@ except Exception as exc:  # dj-database-url raises several types; all mean "bad 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Background worker and web server share the file; wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A file, not memory, so a test can start a real db_worker process on it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -208,8 +211,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
-    "loggers": {"django.tasks": {"level": env_str("TASKS_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "django.tasks": {"level": env_str("TASKS_LOG_LEVEL", "WARNING")},
+        # Tests provoke 4xx answers and refused addresses on purpose.
+        "django.request": {"level": "ERROR" if TESTING else "WARNING"},
+        "requests_hardened": {"level": "ERROR" if TESTING else "WARNING"},
+    },
 }
+if TESTING:
+    warnings.filterwarnings("ignore", message="No directory at")
 
 UNFOLD = {
     "SITE_TITLE": "TicketFlower",
