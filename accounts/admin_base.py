@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.filters import RelatedFieldListFilter
+from django.contrib.admin.utils import unquote
 from django.db import models
 from django.forms import BaseModelForm
 from django.http import Http404, HttpRequest, HttpResponse
@@ -72,6 +73,23 @@ class CompanyScopedMixin:
 class CompanyAdmin(CompanyScopedMixin, ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
+
+    def _visible_or_404(self, request: HttpRequest, object_id: str | None) -> None:
+        # Before any permission check: another company's row is "not found", never 403.
+        if object_id is not None and self.get_object(request, unquote(object_id)) is None:
+            raise Http404("Not found.")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        self._visible_or_404(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        self._visible_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
         raise Http404("Not found.")

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,5 +11,3 @@ urlpatterns = [
     path("", include("workflows.urls")),
 ]
 
-if settings.DEMO_ENDPOINTS_ENABLED:
-    urlpatterns.append(path("demo/", include("workflows.demo_urls")))

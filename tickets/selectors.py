@@ -1,11 +1,14 @@
 """Ticket-side reads. All run inside the caller's company scope."""
 
+from typing import Any
+
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.roles import SystemRole
-from tickets.models import Ticket, TicketType
-from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES
+from tickets.models import ErrorStatus, Ticket, TicketType
+from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES, TaskInstance
 
 
 def submittable_types(user: User) -> QuerySet[TicketType]:
@@ -53,3 +56,59 @@ def active_ticket_count(user: User) -> int:
     return Ticket.objects.filter(
         company_id=user.company_id, created_by=user, workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES
     ).count()
+
+
+def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance | None]]:
+    """Pairs each ticket with its newest task (one query for the whole page)."""
+    instance_ids = [t.workflow_instance_id for t in tickets]
+    latest: dict[int, TaskInstance] = {}
+    for task in (
+        TaskInstance.objects.filter(workflow_instance_id__in=instance_ids)
+        .select_related("task_definition", "assigned_to")
+        .order_by("workflow_instance_id", "-created_at", "-id")
+        .distinct("workflow_instance_id")
+        if connection.vendor == "postgresql"
+        else TaskInstance.objects.filter(workflow_instance_id__in=instance_ids)
+        .select_related("task_definition", "assigned_to")
+        .order_by("workflow_instance_id", "-created_at", "-id")
+    ):
+        latest.setdefault(task.workflow_instance_id, task)
+    return [(t, latest.get(t.workflow_instance_id)) for t in tickets]
+
+
+def labelled_data(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) pairs in schema order, labels from each property's title."""
+    props: dict[str, Any] = (schema or {}).get("properties") or (schema or {}).get("keys") or {}
+    rows = [(spec.get("title") or key.replace("_", " ").capitalize(), data.get(key)) for key, spec in props.items() if key in data]
+    rows += [(key.replace("_", " ").capitalize(), value) for key, value in data.items() if key not in props]
+    return rows
+
+
+TIMELINE_LIMIT = 200
+
+
+def ticket_detail_context(ticket: Ticket) -> dict[str, Any]:
+    instance = ticket.workflow_instance
+    tasks = list(
+        instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id")
+    )
+    current = tasks[-1] if tasks else None
+    timeline = list(ticket.timeline.select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LIMIT])
+    open_errors = list(ticket.errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5])
+    return {
+        "ticket": ticket,
+        "instance": instance,
+        "rows": labelled_data(ticket.ticket_type.fields, ticket.data),
+        "attachments": list(ticket.attachments.all()),
+        "tasks": tasks,
+        "current": current,
+        "timeline": timeline,
+        "open_errors": open_errors,
+        "is_active": instance.status in ACTIVE_WORKFLOW_STATUSES,
+    }
+
+
+def worker_sees_ticket(user: User, ticket_id: int | None) -> bool:
+    return TaskInstance.objects.filter(
+        assigned_to=user, workflow_instance__ticket__id=ticket_id
+    ).exists()

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from tickets import views
+
+urlpatterns = [
+    path("tickets/", views.ticket_list, name="ticket_list"),
+    path("tickets/archive/", views.ticket_archive, name="ticket_archive"),
+    path("tickets/new/", views.ticket_new, name="ticket_new"),
+    path("tickets/new/<int:type_id>/", views.ticket_submit, name="ticket_submit"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
+    path("tickets/<int:ticket_id>/cancel/", views.ticket_cancel, name="ticket_cancel"),
+    path("attachments/<int:upload_id>/", views.attachment_download, name="attachment_download"),
+]

@@ -16,3 +16,15 @@ def open_tasks_for(user: User) -> QuerySet[TaskInstance]:
 
 def open_task_count(user: User) -> int:
     return TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES).count()
+
+
+def visible_tasks(user: User) -> QuerySet[TaskInstance]:
+    """Workers see tasks assigned to them; ticket admins every task of the company."""
+    from accounts.roles import SystemRole
+
+    qs = TaskInstance.objects.filter(company_id=user.company_id).select_related(
+        "task_definition", "workflow_instance__ticket__ticket_type", "assigned_to"
+    )
+    if not user.has_role(SystemRole.TICKET_ADMIN):
+        qs = qs.filter(assigned_to=user)
+    return qs

@@ -1,0 +1,55 @@
+# Two commands: `make run` (install, migrate, seed, serve with the worker) and `make test`.
+PYTHON_VERSION := $(shell cat .python-version)
+# pyenv picks .python-version when it is there; otherwise fall back to python3.12 on PATH.
+PY := $(shell command -v pyenv >/dev/null 2>&1 && pyenv which python 2>/dev/null || command -v python$(PYTHON_VERSION))
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test install install-dev migrate seed lint typecheck unit clean
+
+$(BIN)/python:
+	@test -n "$(PY)" || (echo "Python $(PYTHON_VERSION) not found (install it with pyenv)"; exit 1)
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+
+# Serves on 127.0.0.1:$(PORT) with the background worker and the sweeper; Ctrl+C stops all.
+# The demo's actions call this app on loopback, so private networks are allowed here only.
+run: seed
+	@export DEBUG=$${DEBUG:-true} ACTIONS_ALLOW_PRIVATE_NETWORKS=true PUBLIC_BASE_URL=http://127.0.0.1:$(PORT); \
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py db_worker --no-reload & \
+	$(BIN)/python manage.py sweep_workflows --loop 30 & \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+typecheck: install-dev
+	TESTING=true $(BIN)/mypy .
+
+unit: install-dev
+	TESTING=true $(BIN)/python manage.py test --noinput $(TESTS)
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) staticfiles test_db.sqlite3

@@ -1,0 +1,45 @@
+from typing import Any
+
+from django import forms
+from django_jsonform.forms.fields import JSONFormField
+
+EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+class SchemaForm(forms.Form):
+    """A form whose `data` field is generated from a JSON Schema (django-jsonform).
+    Server-side validation with `jsonschema` happens in the service; its per-field
+    errors are shown through `add_field_errors`."""
+
+    def __init__(self, *args: Any, schema: dict[str, Any], label: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["data"] = JSONFormField(schema=schema or EMPTY_OBJECT_SCHEMA, label=label, required=False)
+
+    def clean_data(self) -> Any:
+        value = self.cleaned_data.get("data")
+        return {} if value in (None, "") else value
+
+    def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:
+        for path, messages in field_errors.items():
+            for message in messages:
+                self.add_error("data", f"{path}: {message}" if path else message)
+
+
+class TicketForm(SchemaForm):
+    attachments = MultipleFileField(required=False, label="Attachments")
