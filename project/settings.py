@@ -214,6 +214,7 @@ LOGGING = {
         # Tests provoke 4xx answers and refused addresses on purpose.
         "django.request": {"level": "ERROR" if TESTING else "WARNING"},
         "requests_hardened": {"level": "ERROR" if TESTING else "WARNING"},
+        "axes": {"level": "ERROR" if TESTING else "WARNING"},
     },
 }
 if TESTING:

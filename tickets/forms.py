@@ -22,6 +22,17 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+class SchemaField(JSONFormField):
+    """The django-jsonform widget, with validation left to `jsonschema` on the server
+    (django-jsonform's own validator treats every property as required)."""
+
+    def validate(self, value: Any) -> None:
+        forms.JSONField.validate(self, value)
+
+    def run_validators(self, value: Any) -> None:
+        forms.JSONField.run_validators(self, value)
+
+
 class SchemaForm(forms.Form):
     """A form whose `data` field is generated from a JSON Schema (django-jsonform).
     Server-side validation with `jsonschema` happens in the service; its per-field
@@ -29,7 +40,8 @@ class SchemaForm(forms.Form):
 
     def __init__(self, *args: Any, schema: dict[str, Any], label: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["data"] = JSONFormField(schema=schema or EMPTY_OBJECT_SCHEMA, label=label, required=False)
+        self.fields["data"] = SchemaField(schema=schema or EMPTY_OBJECT_SCHEMA, label=label, required=False)
+        self.order_fields(["data"])
 
     def clean_data(self) -> Any:
         value = self.cleaned_data.get("data")

@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -49,7 +50,11 @@ def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Ticket #{ticket.pk} was submitted.")
             return redirect("ticket_detail", ticket_id=ticket.pk)
-    return render(request, "tickets/submit.html", {"ticket_type": ticket_type, "form": form})
+    return render(
+        request,
+        "tickets/submit.html",
+        {"ticket_type": ticket_type, "form": form, "upload_limit": settings.UPLOAD_MAX_BYTES},
+    )
 
 
 def _ticket_list(request: HttpRequest, *, archived: bool) -> HttpResponse:
@@ -109,5 +114,3 @@ def attachment_download(request: HttpRequest, upload_id: int) -> HttpResponse:
         raise Http404("The file is missing.")
     return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=upload.filename)
 
-
-__all__ = ["PermissionDenied"]
