@@ -41,7 +41,7 @@ run: seed
 
 lint: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 
 typecheck: install-dev
 	TESTING=true $(BIN)/mypy .

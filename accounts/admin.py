@@ -21,7 +21,9 @@ class UserAdminForm(forms.ModelForm):
         help_text="Leave empty to keep the current password.",
     )
     # Declared so the queryset is built per request (inside the company scope).
-    company_roles = forms.ModelMultipleChoiceField(queryset=CompanyRole.objects.none(), required=False)
+    company_roles: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        queryset=CompanyRole.objects.none(), required=False
+    )
 
     class Meta:
         model = User
@@ -78,7 +80,16 @@ class UserAdmin(CompanyAdmin):
         return ", ".join(sorted(g.name for g in obj.groups.all()))
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["email", "password", "first_name", "last_name", "is_active", "is_available", "groups", "company_roles"]
+        fields = [
+            "email",
+            "password",
+            "first_name",
+            "last_name",
+            "is_active",
+            "is_available",
+            "groups",
+            "company_roles",
+        ]
         if request.user.is_superuser:  # type: ignore[union-attr]
             fields += ["company", "is_superuser"]
         return fields

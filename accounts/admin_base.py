@@ -33,11 +33,13 @@ def scope_for(request: HttpRequest, queryset: models.QuerySet[Any]) -> models.Qu
 class CompanyRelatedFieldListFilter(RelatedFieldListFilter):
     """A related-field filter whose choices come only from the user's company."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+    def field_choices(  # type: ignore[override]
+        self, field: Any, request: HttpRequest, model_admin: Any
+    ) -> list[tuple[str, str]]:
         related = field.remote_field.model
         ordering = self.field_admin_ordering(field, request, model_admin) or ()
         qs = scope_for(request, related._default_manager.all())
-        return [(obj.pk, str(obj)) for obj in qs.order_by(*ordering)]
+        return [(str(obj.pk), str(obj)) for obj in qs.order_by(*ordering)]
 
 
 def _stamp_form(form_class: type[BaseModelForm], company_id: int | None) -> type[BaseModelForm]:
@@ -79,7 +81,9 @@ class CompanyAdmin(CompanyScopedMixin, ModelAdmin):
         if object_id is not None and self.get_object(request, unquote(object_id)) is None:
             raise Http404("Not found.")
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -91,7 +95,9 @@ class CompanyAdmin(CompanyScopedMixin, ModelAdmin):
         self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> HttpResponse:
         raise Http404("Not found.")
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:

@@ -32,7 +32,8 @@ class CompanyOwned(models.Model):
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE)
 
-    objects = ScopedManager(company="company")
+    # Queries raise ScopeError outside a company scope (see accounts.tenancy).
+    objects: ClassVar[models.Manager[Any]] = ScopedManager(company="company")
 
     class Meta:
         abstract = True
@@ -44,9 +45,7 @@ class CompanyRole(CompanyOwned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="companyrole_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="companyrole_unique_name")]
 
     def __str__(self) -> str:
         return self.name

@@ -15,9 +15,7 @@ class SystemRole(models.TextChoices):
     WORKFLOW_CREATOR = "workflow_creator", "Workflow creator"
 
 
-BACKOFFICE_ROLES = frozenset(
-    {SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.WORKFLOW_CREATOR}
-)
+BACKOFFICE_ROLES = frozenset({SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.WORKFLOW_CREATOR})
 
 _ALL = ("add", "change", "delete", "view")
 _DEFINITIONS = (

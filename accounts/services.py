@@ -15,9 +15,7 @@ def set_roles(*, user: User, roles: Iterable[str]) -> None:
     user.__dict__.pop("role_names", None)
 
 
-def sign_up_company(
-    *, company_name: str, email: str, password: str, first_name: str, last_name: str
-) -> User:
+def sign_up_company(*, company_name: str, email: str, password: str, first_name: str, last_name: str) -> User:
     """Creates a company and its first user, holding every system role."""
     with transaction.atomic():
         company = Company.objects.create(name=company_name.strip())

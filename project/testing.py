@@ -13,8 +13,8 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Company, CompanyRole, User
-from accounts.services import set_roles
 from accounts.roles import SystemRole
+from accounts.services import set_roles
 from tickets.models import TicketType
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
 
@@ -59,8 +59,12 @@ def make_workflow(
             by_key[spec["key"]] = TaskDefinition.objects.create(company=company, workflow=wf, **spec)
         for src, dst, cond, prio in transitions or []:
             Transition.objects.create(
-                company=company, workflow=wf, from_task=by_key[src], to_task=by_key[dst],
-                condition=cond, priority=prio,
+                company=company,
+                workflow=wf,
+                from_task=by_key[src],
+                to_task=by_key[dst],
+                condition=cond,
+                priority=prio,
             )
         if tasks:
             wf.start_task = by_key[start or tasks[0]["key"]]
@@ -97,8 +101,14 @@ def run_queued_tasks(*, limit: int = 100) -> int:
     """Runs every ready background task, including ones they enqueue; returns how many.
     Raises if one of them failed, so a crash cannot hide inside a test."""
     worker = Worker(
-        queue_names=["default"], interval=0, batch=True, backend_name="default",
-        startup_delay=False, max_tasks=None, worker_id="test", excluded_queue_names=[],
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test",
+        excluded_queue_names=[],
     )
     ran = 0
     while ran < limit:
@@ -127,7 +137,7 @@ class LoopbackServer:
         outer = self
 
         class _H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:

@@ -10,4 +10,3 @@ urlpatterns = [
     path("", include("tickets.urls")),
     path("", include("workflows.urls")),
 ]
-

@@ -54,7 +54,15 @@ class TicketErrorAdmin(CompanyAdmin):
     list_select_related = ["ticket", "ticket__ticket_type"]
     search_fields = ["message", "=ticket__id"]
     list_filter = ["status", "error_type", "created_at"]
-    readonly_fields = ["ticket", "task_instance", "error_type", "message", "stack_trace", "created_at", "updated_at"]
+    readonly_fields = [
+        "ticket",
+        "task_instance",
+        "error_type",
+        "message",
+        "stack_trace",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -10,9 +10,7 @@ from workflows.models import Definition, TaskInstance, WorkflowDefinition, Workf
 
 class TicketType(Definition):
     key = models.SlugField(max_length=100)
-    workflow = models.ForeignKey(
-        WorkflowDefinition, on_delete=models.PROTECT, related_name="ticket_types"
-    )
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="ticket_types")
     # A JSON Schema (type object) describing the submit form.
     fields = models.JSONField(default=dict, blank=True)
     edit_layout = models.TextField(blank=True)
@@ -21,9 +19,7 @@ class TicketType(Definition):
 
     class Meta:
         ordering = ["title"]
-        constraints = [
-            models.UniqueConstraint(fields=["company", "key"], name="tickettype_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["company", "key"], name="tickettype_unique_key")]
 
     def __str__(self) -> str:
         return self.title
@@ -37,9 +33,7 @@ class Ticket(CompanyOwned):
     )
     title = models.CharField(max_length=255, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

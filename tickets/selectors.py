@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from accounts.roles import SystemRole
+from accounts.tenancy import company_id_of
 from tickets.models import ErrorStatus, Ticket, TicketType
 from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES, TaskInstance
 
@@ -15,7 +16,7 @@ def submittable_types(user: User) -> QuerySet[TicketType]:
     """Types open to everyone, or shared with one of the user's company roles."""
     role_ids = list(user.company_roles.values_list("pk", flat=True))
     return (
-        TicketType.objects.filter(company_id=user.company_id)
+        TicketType.objects.filter(company_id=company_id_of(user))
         .filter(Q(company_roles__isnull=True) | Q(company_roles__in=role_ids))
         .distinct()
         .order_by("title")
@@ -28,7 +29,7 @@ def may_submit(user: User, ticket_type: TicketType) -> bool:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Submitters see their own tickets; ticket admins every ticket in the company."""
-    qs = Ticket.objects.filter(company_id=user.company_id)
+    qs = Ticket.objects.filter(company_id=company_id_of(user))
     if not user.has_role(SystemRole.TICKET_ADMIN):
         qs = qs.filter(created_by=user)
     return qs
@@ -36,7 +37,7 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
 
 def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Ticket]:
     statuses = FINISHED_WORKFLOW_STATUSES if archived else ACTIVE_WORKFLOW_STATUSES
-    qs = Ticket.objects.filter(company_id=user.company_id, created_by=user).filter(
+    qs = Ticket.objects.filter(company_id=company_id_of(user), created_by=user).filter(
         workflow_instance__status__in=statuses
     )
     search = search.strip()
@@ -54,7 +55,9 @@ def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Tic
 
 def active_ticket_count(user: User) -> int:
     return Ticket.objects.filter(
-        company_id=user.company_id, created_by=user, workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES
+        company_id=company_id_of(user),
+        created_by=user,
+        workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES,
     ).count()
 
 
@@ -79,7 +82,11 @@ def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance
 def labelled_data(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
     """(label, value) pairs in schema order, labels from each property's title."""
     props: dict[str, Any] = (schema or {}).get("properties") or (schema or {}).get("keys") or {}
-    rows = [(spec.get("title") or key.replace("_", " ").capitalize(), data.get(key)) for key, spec in props.items() if key in data]
+    rows = [
+        (spec.get("title") or key.replace("_", " ").capitalize(), data.get(key))
+        for key, spec in props.items()
+        if key in data
+    ]
     rows += [(key.replace("_", " ").capitalize(), value) for key, value in data.items() if key not in props]
     return rows
 
@@ -89,9 +96,7 @@ TIMELINE_LIMIT = 200
 
 def ticket_detail_context(ticket: Ticket) -> dict[str, Any]:
     instance = ticket.workflow_instance
-    tasks = list(
-        instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id")
-    )
+    tasks = list(instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id"))
     current = tasks[-1] if tasks else None
     timeline = list(ticket.timeline.select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LIMIT])
     open_errors = list(ticket.errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5])
@@ -108,7 +113,5 @@ def ticket_detail_context(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def worker_sees_ticket(user: User, ticket_id: int | None) -> bool:
-    return TaskInstance.objects.filter(
-        assigned_to=user, workflow_instance__ticket__id=ticket_id
-    ).exists()
+def worker_sees_ticket(user: User, ticket_id: int) -> bool:
+    return TaskInstance.objects.filter(assigned_to=user, workflow_instance__ticket__id=ticket_id).exists()

@@ -70,7 +70,11 @@ def post_json(
     try:
         with _http().get_session() as session:
             response = session.post(
-                url, data=body, headers=headers, timeout=(timeout, timeout), stream=True,
+                url,
+                data=body,
+                headers=headers,
+                timeout=(timeout, timeout),
+                stream=True,
                 allow_redirects=False,
             )
             with response:

@@ -55,7 +55,14 @@ class WorkflowInstanceAdmin(CompanyAdmin):
     list_select_related = ["workflow", "current_task"]
     search_fields = ["=id", "workflow__title"]
     list_filter = ["status", "workflow"]
-    readonly_fields = ["workflow", "current_task", "workflow_data", "automated_steps", "created_at", "updated_at"]
+    readonly_fields = [
+        "workflow",
+        "current_task",
+        "workflow_data",
+        "automated_steps",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: object) -> bool:
         return False
@@ -68,8 +75,17 @@ class TaskInstanceAdmin(CompanyAdmin):
     search_fields = ["=id", "task_definition__title", "task_definition__key"]
     list_filter = ["status", "assigned_to", "task_definition__task_type"]
     readonly_fields = [
-        "uuid", "workflow_instance", "task_definition", "input_data", "output_data", "attempts",
-        "deadline_at", "started_at", "completed_at", "created_at", "assigned_at",
+        "uuid",
+        "workflow_instance",
+        "task_definition",
+        "input_data",
+        "output_data",
+        "attempts",
+        "deadline_at",
+        "started_at",
+        "completed_at",
+        "created_at",
+        "assigned_at",
     ]
     autocomplete_fields = ["assigned_to"]
 

@@ -40,11 +40,8 @@ def available_workers(company_id: int) -> QuerySet[User]:
 
 def choose_worker(company_id: int) -> AssignmentDecision:
     workers = list(
-        available_workers(company_id)
-        .annotate(
-            open_count=Count(
-                "assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES)
-            ),
+        available_workers(company_id).annotate(
+            open_count=Count("assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES)),
             last_assigned=Max("assigned_tasks__assigned_at"),
         )
     )

@@ -254,8 +254,7 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
         hold_with_error(
             instance,
             ErrorKind.WORKFLOW_TRANSITION,
-            f"No transition from '{finished.task_definition.key}' matched and there is no "
-            "default path.",
+            f"No transition from '{finished.task_definition.key}' matched and there is no default path.",
             task=finished,
             actor=actor,
         )

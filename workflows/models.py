@@ -68,9 +68,7 @@ class WorkflowDefinition(Definition):
 
     class Meta:
         ordering = ["title"]
-        constraints = [
-            models.UniqueConstraint(fields=["company", "key"], name="workflow_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["company", "key"], name="workflow_unique_key")]
 
     def __str__(self) -> str:
         return self.title
@@ -92,9 +90,7 @@ class TaskDefinition(Definition):
 
     class Meta:
         ordering = ["workflow_id", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["workflow", "key"], name="task_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["workflow", "key"], name="task_unique_key")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.key})"
@@ -105,9 +101,7 @@ class TaskDefinition(Definition):
 
 
 class Transition(CompanyOwned):
-    workflow = models.ForeignKey(
-        WorkflowDefinition, on_delete=models.CASCADE, related_name="transitions"
-    )
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.CASCADE, related_name="transitions")
     from_task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="outgoing")
     to_task = models.ForeignKey(TaskDefinition, on_delete=models.CASCADE, related_name="incoming")
     condition = models.TextField(blank=True, help_text="JMESPath; empty means the default path.")
@@ -144,9 +138,7 @@ class WorkflowInstance(CompanyOwned):
 
 class TaskInstance(CompanyOwned):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    workflow_instance = models.ForeignKey(
-        WorkflowInstance, on_delete=models.CASCADE, related_name="tasks"
-    )
+    workflow_instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="tasks")
     task_definition = models.ForeignKey(TaskDefinition, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     input_data = models.JSONField(default=dict, blank=True)

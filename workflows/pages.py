@@ -31,7 +31,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def availability(request: HttpRequest) -> HttpResponse:
     available = request.POST.get("available") == "1"
     set_availability(user=_user(request), available=available)
-    messages.success(request, "You now receive new tasks." if available else "You receive no new tasks for now.")
+    messages.success(
+        request, "You now receive new tasks." if available else "You receive no new tasks for now."
+    )
     return redirect("task_list")
 
 
@@ -45,8 +47,11 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     task = get_object_or_404(selectors.visible_tasks(user), pk=task_id)
     task_def = task.task_definition
     editable = task.is_open and task_def.task_type == TaskType.FORM and services.can_complete(task, user)
-    form = SchemaForm(request.POST if editable and request.method == "POST" else None,
-                      schema=task_def.output_schema, label="Your answer")
+    form = SchemaForm(
+        request.POST if editable and request.method == "POST" else None,
+        schema=task_def.output_schema,
+        label="Your answer",
+    )
     if request.method == "POST" and editable and form.is_valid():
         try:
             services.complete_form_task(task=task, output=form.cleaned_data["data"], actor=user)
@@ -61,7 +66,15 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     ticket = task.workflow_instance.ticket
     from tickets.selectors import labelled_data
 
-    return render(request, "workflows/task_detail.html", {
-        "task": task, "definition": task_def, "ticket": ticket, "form": form, "editable": editable,
-        "ticket_rows": labelled_data(ticket.ticket_type.fields, ticket.data),
-    })
+    return render(
+        request,
+        "workflows/task_detail.html",
+        {
+            "task": task,
+            "definition": task_def,
+            "ticket": ticket,
+            "form": form,
+            "editable": editable,
+            "ticket_rows": labelled_data(ticket.ticket_type.fields, ticket.data),
+        },
+    )

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import User
+from accounts.tenancy import company_id_of
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance
 
 
@@ -22,7 +23,7 @@ def visible_tasks(user: User) -> QuerySet[TaskInstance]:
     """Workers see tasks assigned to them; ticket admins every task of the company."""
     from accounts.roles import SystemRole
 
-    qs = TaskInstance.objects.filter(company_id=user.company_id).select_related(
+    qs = TaskInstance.objects.filter(company_id=company_id_of(user)).select_related(
         "task_definition", "workflow_instance__ticket__ticket_type", "assigned_to"
     )
     if not user.has_role(SystemRole.TICKET_ADMIN):

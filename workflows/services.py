@@ -141,9 +141,7 @@ class _Claim:
 def run_action(*, task_id: int) -> None:
     """Background entry point (workflows.tasks): one attempt of an action task."""
     with scopes_disabled():
-        company_id = (
-            TaskInstance.objects.filter(pk=task_id).values_list("company_id", flat=True).first()
-        )
+        company_id = TaskInstance.objects.filter(pk=task_id).values_list("company_id", flat=True).first()
     if company_id is None:
         return
     with company_scope(company_id):
@@ -189,7 +187,16 @@ def _claim_action(task_id: int) -> _Claim | None:
                 "callback", kwargs={"task_uuid": task.uuid}
             )
             payload["callback_token"] = token
-        task.save(update_fields=["status", "attempts", "started_at", "deadline_at", "callback_token_hash", "updated_at"])
+        task.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "started_at",
+                "deadline_at",
+                "callback_token_hash",
+                "updated_at",
+            ]
+        )
         engine.emit(
             instance,
             "action_call",
@@ -261,8 +268,7 @@ def _action_succeeded(claim: _Claim, response: actions.ActionResponse) -> None:
         instance, task = held
         if task.task_definition.task_type == TaskType.ASYNC_ACTION:
             deadline = (
-                task.task_definition.callback_timeout_seconds
-                or settings.ACTIONS_CALLBACK_DEADLINE_SECONDS
+                task.task_definition.callback_timeout_seconds or settings.ACTIONS_CALLBACK_DEADLINE_SECONDS
             )
             task.status = TaskStatus.PENDING
             task.deadline_at = timezone.now() + timedelta(seconds=deadline)
@@ -303,7 +309,11 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
     """The external system's answer to an ASYNC_ACTION. The token is the only
     credential: unknown task and wrong token are indistinguishable (404)."""
     with scopes_disabled():
-        found = TaskInstance.objects.filter(uuid=task_uuid).values_list("pk", "company_id", "callback_token_hash").first()
+        found = (
+            TaskInstance.objects.filter(uuid=task_uuid)
+            .values_list("pk", "company_id", "callback_token_hash")
+            .first()
+        )
     if found is None:
         return CallbackOutcome.NOT_FOUND
     task_id, company_id, token_hash = found
@@ -321,9 +331,7 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
             return CallbackOutcome.CONFLICT
         task.completed_by_callback = True
         engine.emit(instance, "callback", "Callback received.", task=task, data={"body": payload})
-        _finish_with_response(
-            instance, task, {"status": 200, "headers": {}, "body": payload}, how="callback"
-        )
+        _finish_with_response(instance, task, {"status": 200, "headers": {}, "body": payload}, how="callback")
         return CallbackOutcome.ACCEPTED
 
 
@@ -398,7 +406,9 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
             last.attempts = 0
             last.deadline_at = None
             last.callback_token_hash = ""
-            last.save(update_fields=["status", "attempts", "deadline_at", "callback_token_hash", "updated_at"])
+            last.save(
+                update_fields=["status", "attempts", "deadline_at", "callback_token_hash", "updated_at"]
+            )
             engine.enqueue_action(last.pk)
         elif last.status == TaskStatus.COMPLETED:
             engine.advance(instance, last, actor=actor)
@@ -462,16 +472,19 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
         instance = locked_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be resumed.")
-        if instance.tasks.filter(status=TaskStatus.ERROR).exists() or not instance.tasks.filter(
-            status__in=OPEN_TASK_STATUSES
-        ).exists():
+        if (
+            instance.tasks.filter(status=TaskStatus.ERROR).exists()
+            or not instance.tasks.filter(status__in=OPEN_TASK_STATUSES).exists()
+        ):
             raise StateConflict("This ticket stopped on an error; use retry instead.")
         instance.status = WorkflowStatus.IN_PROGRESS
         instance.save(update_fields=["status", "updated_at"])
         engine.emit(instance, "resumed", "Resumed.", actor=actor)
-        for task_id in instance.tasks.filter(status=TaskStatus.OPEN).exclude(
-            task_definition__task_type=TaskType.FORM
-        ).values_list("pk", flat=True):
+        for task_id in (
+            instance.tasks.filter(status=TaskStatus.OPEN)
+            .exclude(task_definition__task_type=TaskType.FORM)
+            .values_list("pk", flat=True)
+        ):
             engine.enqueue_action(task_id)
 
 

@@ -12,8 +12,11 @@ from accounts.roles import SystemRole
 from project.testing import PASSWORD, make_company, make_user
 
 SIGNUP = {
-    "company_name": "Flowers Ltd", "first_name": "Ada", "last_name": "Lovelace",
-    "email": "ada@flowers.test", "password": "orchids-and-tulips-42",
+    "company_name": "Flowers Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@flowers.test",
+    "password": "orchids-and-tulips-42",
 }
 
 
@@ -30,7 +33,9 @@ class SignUpTests(TestCase):
     def test_duplicate_email_fails_and_creates_nothing(self) -> None:
         self.client.post(reverse("signup"), SIGNUP)
         self.client.post(reverse("logout"))
-        response = self.client.post(reverse("signup"), {**SIGNUP, "company_name": "Other", "email": "ADA@flowers.test"})
+        response = self.client.post(
+            reverse("signup"), {**SIGNUP, "company_name": "Other", "email": "ADA@flowers.test"}
+        )
         self.assertContains(response, "already exists")
         self.assertEqual(Company.objects.count(), 1)
         self.assertEqual(User.objects.count(), 1)
@@ -107,9 +112,13 @@ class ProfileTests(TestCase):
         user = make_user(company, SystemRole.USER, email="dan@example.com")
         make_user(company, SystemRole.USER, email="erin@example.com")
         self.client.force_login(user)
-        response = self.client.post(reverse("profile"), {"first_name": "Daniel", "last_name": "X", "email": "erin@example.com"})
+        response = self.client.post(
+            reverse("profile"), {"first_name": "Daniel", "last_name": "X", "email": "erin@example.com"}
+        )
         self.assertContains(response, "Another account already uses this email address.")
-        response = self.client.post(reverse("profile"), {"first_name": "Daniel", "last_name": "X", "email": "dan2@example.com"})
+        response = self.client.post(
+            reverse("profile"), {"first_name": "Daniel", "last_name": "X", "email": "dan2@example.com"}
+        )
         self.assertRedirects(response, reverse("profile"))
         user.refresh_from_db()
         self.assertEqual((user.first_name, user.email), ("Daniel", "dan2@example.com"))
@@ -118,9 +127,14 @@ class ProfileTests(TestCase):
         user = make_user(make_company(), SystemRole.USER)
         self.client.force_login(user)
         new = "another-long-password-9"
-        response = self.client.post(reverse("password_change"), {
-            "old_password": PASSWORD, "new_password1": new, "new_password2": new,
-        })
+        response = self.client.post(
+            reverse("password_change"),
+            {
+                "old_password": PASSWORD,
+                "new_password1": new,
+                "new_password2": new,
+            },
+        )
         self.assertRedirects(response, reverse("password_change_done"))
         user.refresh_from_db()
         self.assertTrue(user.check_password(new))
@@ -131,9 +145,21 @@ class LandingTests(TestCase):
         company = make_company("Landing Co")
         expectations = {
             SystemRole.USER: {"New ticket": True, "Work my tasks": False, "Open the back office": False},
-            SystemRole.TASK_WORKER: {"New ticket": False, "Work my tasks": True, "Open the back office": False},
-            SystemRole.TICKET_ADMIN: {"New ticket": False, "Work my tasks": False, "Open the back office": True},
-            SystemRole.WORKFLOW_CREATOR: {"New ticket": False, "Work my tasks": False, "Open the back office": True},
+            SystemRole.TASK_WORKER: {
+                "New ticket": False,
+                "Work my tasks": True,
+                "Open the back office": False,
+            },
+            SystemRole.TICKET_ADMIN: {
+                "New ticket": False,
+                "Work my tasks": False,
+                "Open the back office": True,
+            },
+            SystemRole.WORKFLOW_CREATOR: {
+                "New ticket": False,
+                "Work my tasks": False,
+                "Open the back office": True,
+            },
             SystemRole.ADMIN: {"New ticket": False, "Work my tasks": False, "Open the back office": True},
         }
         for role, sections in expectations.items():

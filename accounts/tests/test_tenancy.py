@@ -17,8 +17,18 @@ from tickets.services import submit_ticket
 from workflows.models import TaskDefinition, TaskInstance, Transition, WorkflowDefinition, WorkflowInstance
 
 COMPANY_MODELS = [
-    User, CompanyRole, WorkflowDefinition, TaskDefinition, Transition, WorkflowInstance, TaskInstance,
-    TicketType, Ticket, TicketError, FileUpload, TimelineEvent,
+    User,
+    CompanyRole,
+    WorkflowDefinition,
+    TaskDefinition,
+    Transition,
+    WorkflowInstance,
+    TaskInstance,
+    TicketType,
+    Ticket,
+    TicketError,
+    FileUpload,
+    TimelineEvent,
 ]
 
 
@@ -28,13 +38,21 @@ def build_company(name: str) -> dict[str, Any]:
     admin_user = make_user(company, *SystemRole.values, email=f"admin@{name.lower()}.test", first_name=name)
     with scopes_disabled():
         role = CompanyRole.objects.create(company=company, name=f"{name} staff")
-        wf = make_workflow(company, [{"key": "a", "title": f"{name} task"}, {"key": "b"}], [("a", "b", "", 0)],
-                           key=f"{name.lower()}-wf")
+        wf = make_workflow(
+            company,
+            [{"key": "a", "title": f"{name} task"}, {"key": "b"}],
+            [("a", "b", "", 0)],
+            key=f"{name.lower()}-wf",
+        )
         tt = make_ticket_type(company, wf, fields={"type": "object"})
     with company_scope(company):
         ticket = submit_ticket(user=admin_user, ticket_type=tt, data={"title": f"{name} ticket"})
-        FileUpload.objects.create(company=company, ticket=ticket, filename=f"{name}.txt", uploaded_by=admin_user)
-        TicketError.objects.create(company=company, ticket=ticket, error_type="TASK_UPDATE", message=f"{name} error")
+        FileUpload.objects.create(
+            company=company, ticket=ticket, filename=f"{name}.txt", uploaded_by=admin_user
+        )
+        TicketError.objects.create(
+            company=company, ticket=ticket, error_type="TASK_UPDATE", message=f"{name} error"
+        )
     with scopes_disabled():
         rows = {model: model._default_manager.filter(company=company).first() for model in COMPANY_MODELS}
     return {"company": company, "admin": admin_user, "role": role, "rows": rows, "ticket": ticket}
@@ -90,9 +108,15 @@ class AdminTenancyTests(TestCase):
 
     def test_autocomplete_hides_other_company(self) -> None:
         url = reverse("admin:autocomplete")
-        response = self.client.get(url, {
-            "app_label": "workflows", "model_name": "taskinstance", "field_name": "assigned_to", "term": "",
-        })
+        response = self.client.get(
+            url,
+            {
+                "app_label": "workflows",
+                "model_name": "taskinstance",
+                "field_name": "assigned_to",
+                "term": "",
+            },
+        )
         self.assertEqual(response.status_code, 200)
         ids = {int(r["id"]) for r in response.json()["results"]}
         self.assertIn(self.b["admin"].pk, ids)
@@ -100,10 +124,17 @@ class AdminTenancyTests(TestCase):
 
     def test_foreign_key_from_other_company_is_rejected_on_save(self) -> None:
         url = reverse("admin:tickets_tickettype_add")
-        response = self.client.post(url, {
-            "title": "Sneaky", "key": "sneaky", "workflow": self.a["rows"][WorkflowDefinition].pk,
-            "version": 1, "ext_ref": "[]", "fields": "{}",
-        })
+        response = self.client.post(
+            url,
+            {
+                "title": "Sneaky",
+                "key": "sneaky",
+                "workflow": self.a["rows"][WorkflowDefinition].pk,
+                "version": 1,
+                "ext_ref": "[]",
+                "fields": "{}",
+            },
+        )
         self.assertEqual(response.status_code, 200)
         self.assertFalse(TicketType._base_manager.filter(key="sneaky").exists())
 
@@ -119,17 +150,33 @@ class RoleMatrixTests(TestCase):
 
     def test_matrix(self) -> None:
         company = self.company["company"]
-        definitions = ["workflows_workflowdefinition", "workflows_taskdefinition", "workflows_transition", "tickets_tickettype"]
-        runtime = ["tickets_ticket", "workflows_taskinstance", "tickets_ticketerror", "workflows_workflowinstance"]
+        definitions = [
+            "workflows_workflowdefinition",
+            "workflows_taskdefinition",
+            "workflows_transition",
+            "tickets_tickettype",
+        ]
+        runtime = [
+            "tickets_ticket",
+            "workflows_taskinstance",
+            "tickets_ticketerror",
+            "workflows_workflowinstance",
+        ]
         people = ["accounts_user", "accounts_companyrole"]
         expectations = {
-            SystemRole.ADMIN: {**{n: (200, 200) for n in definitions + people}, **{n: (200, 403) for n in runtime}},
+            SystemRole.ADMIN: {
+                **{n: (200, 200) for n in definitions + people},
+                **{n: (200, 403) for n in runtime},
+            },
             SystemRole.WORKFLOW_CREATOR: {
-                **{n: (200, 200) for n in definitions}, **{n: (403, 403) for n in runtime},
-                "accounts_user": (403, 403), "accounts_companyrole": (200, 403),
+                **{n: (200, 200) for n in definitions},
+                **{n: (403, 403) for n in runtime},
+                "accounts_user": (403, 403),
+                "accounts_companyrole": (200, 403),
             },
             SystemRole.TICKET_ADMIN: {
-                **{n: (200, 403) for n in definitions}, **{n: (200, 403) for n in runtime},
+                **{n: (200, 403) for n in definitions},
+                **{n: (200, 403) for n in runtime},
                 **{n: (403, 403) for n in people},
             },
         }
@@ -153,11 +200,19 @@ class RoleMatrixTests(TestCase):
         admin_user = self.company["admin"]
         other = make_company("Other")
         self.client.force_login(admin_user)
-        response = self.client.post(reverse("admin:accounts_user_add"), {
-            "email": "new@gamma.test", "password": "a-long-enough-password-1", "first_name": "N",
-            "last_name": "U", "is_active": "on", "is_available": "on", "is_superuser": "on",
-            "company": other.pk,
-        })
+        response = self.client.post(
+            reverse("admin:accounts_user_add"),
+            {
+                "email": "new@gamma.test",
+                "password": "a-long-enough-password-1",
+                "first_name": "N",
+                "last_name": "U",
+                "is_active": "on",
+                "is_available": "on",
+                "is_superuser": "on",
+                "company": other.pk,
+            },
+        )
         self.assertEqual(response.status_code, 302, response.content[:2000])
         created = User.objects.get(email="new@gamma.test")
         self.assertFalse(created.is_superuser)
@@ -177,8 +232,15 @@ class ScopeAndConstraintTests(TestCase):
             CompanyRole.objects.create(company=two, name="Finance")
             WorkflowDefinition.objects.create(company=one, key="same", title="x")
             WorkflowDefinition.objects.create(company=two, key="same", title="x")
-            for model, fields in ((CompanyRole, {"name": "Finance"}), (WorkflowDefinition, {"key": "same", "title": "y"})):
-                with self.subTest(model=model.__name__), self.assertRaises(IntegrityError), transaction.atomic():
+            for model, fields in (
+                (CompanyRole, {"name": "Finance"}),
+                (WorkflowDefinition, {"key": "same", "title": "y"}),
+            ):
+                with (
+                    self.subTest(model=model.__name__),
+                    self.assertRaises(IntegrityError),
+                    transaction.atomic(),
+                ):
                     model.objects.create(company=one, **fields)
 
     def test_duplicate_in_admin_is_a_form_error(self) -> None:
@@ -187,7 +249,9 @@ class ScopeAndConstraintTests(TestCase):
         with scopes_disabled():
             CompanyRole.objects.create(company=company, name="Finance")
         self.client.force_login(user)
-        response = self.client.post(reverse("admin:accounts_companyrole_add"), {"name": "Finance", "description": ""})
+        response = self.client.post(
+            reverse("admin:accounts_companyrole_add"), {"name": "Finance", "description": ""}
+        )
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "already exists")
 
@@ -199,10 +263,16 @@ class ScopeAndConstraintTests(TestCase):
         self.assertEqual(self.client.get(reverse("home")).context["user"], worker)
         boss_client = self.client_class()
         boss_client.force_login(boss)
-        response = boss_client.post(reverse("admin:accounts_user_change", args=[worker.pk]), {
-            "email": worker.email, "first_name": "W", "last_name": "K", "is_available": "on",
-            "groups": [g.pk for g in worker.groups.all()],
-        })
+        response = boss_client.post(
+            reverse("admin:accounts_user_change", args=[worker.pk]),
+            {
+                "email": worker.email,
+                "first_name": "W",
+                "last_name": "K",
+                "is_available": "on",
+                "groups": [g.pk for g in worker.groups.all()],
+            },
+        )
         self.assertEqual(response.status_code, 302)
         worker.refresh_from_db()
         self.assertFalse(worker.is_active)

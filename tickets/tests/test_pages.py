@@ -19,10 +19,17 @@ from workflows.models import TaskInstance, TaskStatus
 
 FIELDS = {
     "type": "object",
-    "properties": {"title": {"type": "string", "title": "Summary", "minLength": 3}, "qty": {"type": "integer", "title": "Quantity"}},
+    "properties": {
+        "title": {"type": "string", "title": "Summary", "minLength": 3},
+        "qty": {"type": "integer", "title": "Quantity"},
+    },
     "required": ["title"],
 }
-OUTPUT = {"type": "object", "properties": {"answer": {"type": "string", "minLength": 2}}, "required": ["answer"]}
+OUTPUT = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "minLength": 2}},
+    "required": ["answer"],
+}
 
 
 class PagesTestCase(TestCase):
@@ -33,16 +40,25 @@ class PagesTestCase(TestCase):
         cls.other_submitter = make_user(cls.company, SystemRole.USER)
         cls.worker = make_user(cls.company, SystemRole.TASK_WORKER)
         cls.ticket_admin = make_user(cls.company, SystemRole.TICKET_ADMIN)
-        cls.wf = make_workflow(cls.company, [{"key": "a", "title": "Answer it", "output_schema": OUTPUT}, {"key": "b"}],
-                               [("a", "b", "", 0)])
+        cls.wf = make_workflow(
+            cls.company,
+            [{"key": "a", "title": "Answer it", "output_schema": OUTPUT}, {"key": "b"}],
+            [("a", "b", "", 0)],
+        )
         cls.tt = make_ticket_type(cls.company, cls.wf, fields=FIELDS)
         cls.foreign = make_company("Foreign Co")
-        cls.foreign_user = make_user(cls.foreign, SystemRole.USER, SystemRole.TASK_WORKER, SystemRole.TICKET_ADMIN)
+        cls.foreign_user = make_user(
+            cls.foreign, SystemRole.USER, SystemRole.TASK_WORKER, SystemRole.TICKET_ADMIN
+        )
         fwf = make_workflow(cls.foreign, [{"key": "a"}])
         cls.foreign_tt = make_ticket_type(cls.foreign, fwf, fields={"type": "object"})
         with company_scope(cls.foreign):
-            cls.foreign_ticket = submit_ticket(user=cls.foreign_user, ticket_type=cls.foreign_tt, data={"title": "x"})
-            cls.foreign_upload = FileUpload.objects.create(company=cls.foreign, ticket=cls.foreign_ticket, filename="f.txt")
+            cls.foreign_ticket = submit_ticket(
+                user=cls.foreign_user, ticket_type=cls.foreign_tt, data={"title": "x"}
+            )
+            cls.foreign_upload = FileUpload.objects.create(
+                company=cls.foreign, ticket=cls.foreign_ticket, filename="f.txt"
+            )
             cls.foreign_task = TaskInstance.objects.get()
 
     def setUp(self) -> None:
@@ -52,7 +68,9 @@ class PagesTestCase(TestCase):
 
     def new_ticket(self, user=None, data=None) -> Ticket:  # type: ignore[no-untyped-def]
         with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
-            return submit_ticket(user=user or self.submitter, ticket_type=self.tt, data=data or {"title": "Printer jam"})
+            return submit_ticket(
+                user=user or self.submitter, ticket_type=self.tt, data=data or {"title": "Printer jam"}
+            )
 
 
 class SubmitTests(PagesTestCase):
@@ -71,9 +89,13 @@ class SubmitTests(PagesTestCase):
     def test_submit_with_attachments_redirects_to_detail(self) -> None:
         self.client.force_login(self.submitter)
         files = [SimpleUploadedFile("a.txt", b"hello"), SimpleUploadedFile("b.txt", b"world")]
-        response = self.client.post(reverse("ticket_submit", args=[self.tt.pk]), {
-            "data": json.dumps({"title": "New laptop", "qty": 2}), "attachments": files,
-        })
+        response = self.client.post(
+            reverse("ticket_submit", args=[self.tt.pk]),
+            {
+                "data": json.dumps({"title": "New laptop", "qty": 2}),
+                "attachments": files,
+            },
+        )
         with scopes_disabled():
             ticket = Ticket.objects.get(company=self.company)
             self.assertRedirects(response, reverse("ticket_detail", args=[ticket.pk]))
@@ -89,7 +111,9 @@ class SubmitTests(PagesTestCase):
 
     def test_invalid_data_shows_field_errors_and_creates_nothing(self) -> None:
         self.client.force_login(self.submitter)
-        response = self.client.post(reverse("ticket_submit", args=[self.tt.pk]), {"data": json.dumps({"title": "x", "qty": "many"})})
+        response = self.client.post(
+            reverse("ticket_submit", args=[self.tt.pk]), {"data": json.dumps({"title": "x", "qty": "many"})}
+        )
         self.assertEqual(response.status_code, 200)
         self.assertTrue(response.context["form"].errors)
         with scopes_disabled():
@@ -98,9 +122,13 @@ class SubmitTests(PagesTestCase):
     @override_settings(UPLOAD_MAX_BYTES=10)
     def test_oversized_attachment_is_refused(self) -> None:
         self.client.force_login(self.submitter)
-        response = self.client.post(reverse("ticket_submit", args=[self.tt.pk]), {
-            "data": json.dumps({"title": "Big file"}), "attachments": [SimpleUploadedFile("big.bin", b"x" * 100)],
-        })
+        response = self.client.post(
+            reverse("ticket_submit", args=[self.tt.pk]),
+            {
+                "data": json.dumps({"title": "Big file"}),
+                "attachments": [SimpleUploadedFile("big.bin", b"x" * 100)],
+            },
+        )
         self.assertContains(response, "larger than the")
         with scopes_disabled():
             self.assertEqual(Ticket.objects.filter(company=self.company).count(), 0)
@@ -108,7 +136,12 @@ class SubmitTests(PagesTestCase):
 
     def test_roles(self) -> None:
         self.client.force_login(self.worker)
-        for url in (reverse("ticket_new"), reverse("ticket_submit", args=[self.tt.pk]), reverse("ticket_list"), reverse("ticket_archive")):
+        for url in (
+            reverse("ticket_new"),
+            reverse("ticket_submit", args=[self.tt.pk]),
+            reverse("ticket_list"),
+            reverse("ticket_archive"),
+        ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 403)
         self.client.force_login(self.submitter)
@@ -129,7 +162,9 @@ class TenancyTests(PagesTestCase):
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 404)
-        self.assertEqual(self.client.post(reverse("ticket_cancel", args=[self.foreign_ticket.pk])).status_code, 404)
+        self.assertEqual(
+            self.client.post(reverse("ticket_cancel", args=[self.foreign_ticket.pk])).status_code, 404
+        )
 
     def test_other_submitters_ticket_is_404_but_ticket_admin_sees_it(self) -> None:
         ticket = self.new_ticket(self.other_submitter)
@@ -195,17 +230,25 @@ class QueryCountTests(PagesTestCase):
                 task = ticket.workflow_instance.tasks.get()
             with company_scope(self.company):
                 from tickets.models import TimelineEvent
-                TimelineEvent.objects.create(company=self.company, ticket=self.first, kind="note", message=f"n{i}")
+
+                TimelineEvent.objects.create(
+                    company=self.company, ticket=self.first, kind="note", message=f"n{i}"
+                )
                 FileUpload.objects.create(company=self.company, ticket=self.first, filename=f"{i}.txt")
             if i % 2:
                 from workflows import services
+
                 with company_scope(self.company):
                     services.cancel(instance=ticket.workflow_instance, actor=self.ticket_admin)
             del task
 
     def test_pages_do_not_grow_with_rows(self) -> None:
         self.first = self.new_ticket()
-        urls = [reverse("ticket_list"), reverse("ticket_archive"), reverse("ticket_detail", args=[self.first.pk])]
+        urls = [
+            reverse("ticket_list"),
+            reverse("ticket_archive"),
+            reverse("ticket_detail", args=[self.first.pk]),
+        ]
         self.grow(5)
         self.client.force_login(self.submitter)
         small = [self.count_queries(u) for u in urls]

@@ -3,6 +3,7 @@ from typing import Any
 from django.test import TestCase
 from django_scopes import scopes_disabled
 
+from accounts.models import Company, User
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, run_queued_tasks
@@ -14,6 +15,11 @@ from workflows.models import TaskInstance, WorkflowDefinition
 class EngineTestCase(TestCase):
     """A company with a submitter, a ticket admin and one task worker; tests run in
     the company's scope."""
+
+    company: Company
+    submitter: User
+    worker: User
+    admin: User
 
     @classmethod
     def setUpTestData(cls) -> None:

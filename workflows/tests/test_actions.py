@@ -33,13 +33,16 @@ class SyncActionTests(EngineTestCase):
 
     def test_success_posts_signed_json_and_advances(self) -> None:
         self.server.handler = lambda body, headers: json_reply(200, {"id": 42, "ok": True})
-        ticket = self.submit(self.workflow(output_transform={"ref": "response.body.id", "code": "response.status"}), {"title": "Laptop"})
+        ticket = self.submit(
+            self.workflow(output_transform={"ref": "response.body.id", "code": "response.status"}),
+            {"title": "Laptop"},
+        )
         self.drain()
         self.assertEqual(self.keys(ticket), ["call", "after"])
         call = ticket.workflow_instance.tasks.get(task_definition__key="call")
         self.assertEqual(call.status, TaskStatus.COMPLETED)
         self.assertEqual(call.output_data, {"ref": 42, "code": 200})
-        path, headers, body = self.server.requests[0]
+        _path, headers, body = self.server.requests[0]
         self.assertEqual(body, {"subject": "Laptop"})
         self.assertEqual(headers["Idempotency-Key"], str(call.uuid))
         raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
@@ -133,7 +136,14 @@ class PrivateNetworkTests(EngineTestCase):
             with self.subTest(url=url):
                 wf = make_workflow(
                     self.company,
-                    [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": url, "timeout_seconds": 2}],
+                    [
+                        {
+                            "key": "call",
+                            "task_type": TaskType.SYNC_ACTION,
+                            "action_url": url,
+                            "timeout_seconds": 2,
+                        }
+                    ],
                 )
                 ticket = self.submit(wf)
                 self.drain()
@@ -173,7 +183,9 @@ class AsyncActionTests(EngineTestCase):
     def post(self, token: str, payload: Any, url: str | None = None) -> Any:
         path = (url or self.callback_url).split("127.0.0.1:8000", 1)[-1]
         return self.client.post(
-            path, data=json.dumps(payload), content_type="application/json",
+            path,
+            data=json.dumps(payload),
+            content_type="application/json",
             headers={"Authorization": f"Bearer {token}"},
         )
 
@@ -226,7 +238,9 @@ class AsyncActionTests(EngineTestCase):
 
     def test_bad_body_is_400(self) -> None:
         response = self.client.post(
-            self.callback_url.split("127.0.0.1:8000", 1)[-1], data="[1]", content_type="application/json",
+            self.callback_url.split("127.0.0.1:8000", 1)[-1],
+            data="[1]",
+            content_type="application/json",
             headers={"Authorization": f"Bearer {self.token}"},
         )
         self.assertEqual(response.status_code, 400)

@@ -14,7 +14,14 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
-from project.testing import LoopbackServer, json_reply, make_company, make_ticket_type, make_user, make_workflow
+from project.testing import (
+    LoopbackServer,
+    json_reply,
+    make_company,
+    make_ticket_type,
+    make_user,
+    make_workflow,
+)
 from tickets.services import submit_ticket
 from workflows import services
 from workflows.models import TaskInstance, TaskType
@@ -82,7 +89,7 @@ class ConcurrencyTests(TransactionTestCase):
 
         results = run_in_threads(2, complete)
         self.assertEqual(results.count("ok"), 1, results)
-        self.assertIsInstance([r for r in results if r != "ok"][0], services.StateConflict)
+        self.assertIsInstance(next(r for r in results if r != "ok"), services.StateConflict)
         with scopes_disabled():
             self.assertEqual(TaskInstance.objects.filter(task_definition__key="b").count(), 1)
 
@@ -107,7 +114,9 @@ class ConcurrencyTests(TransactionTestCase):
 
         def call(i: int) -> int:
             response = Client().post(
-                path, data=json.dumps({"i": i}), content_type="application/json",
+                path,
+                data=json.dumps({"i": i}),
+                content_type="application/json",
                 headers={"Authorization": f"Bearer {body['callback_token']}"},
             )
             return response.status_code
@@ -115,21 +124,23 @@ class ConcurrencyTests(TransactionTestCase):
         self.assertEqual(run_in_threads(2, call), [200, 200])
         with scopes_disabled():
             self.assertEqual(TaskInstance.objects.filter(task_definition__key="b").count(), 1)
-            self.assertEqual(TaskInstance.objects.filter(task_definition__key="ext").get().status, "COMPLETED")
+            self.assertEqual(
+                TaskInstance.objects.filter(task_definition__key="ext").get().status, "COMPLETED"
+            )
 
     def test_rolled_back_transaction_enqueues_nothing(self) -> None:
         wf = make_workflow(
-            self.company, [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://example.com"}]
+            self.company,
+            [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://example.com"}],
         )
         tt = make_ticket_type(self.company, wf, fields={"type": "object"})
 
         class Boom(Exception):
             pass
 
-        with company_scope(self.company):
-            with self.assertRaises(Boom), transaction.atomic():
-                submit_ticket(user=self.submitter, ticket_type=tt, data={})
-                raise Boom
+        with company_scope(self.company), self.assertRaises(Boom), transaction.atomic():
+            submit_ticket(user=self.submitter, ticket_type=tt, data={})
+            raise Boom
         self.assertEqual(DBTaskResult.objects.count(), 0)
         with scopes_disabled():
             self.assertEqual(TaskInstance.objects.count(), 0)

@@ -58,9 +58,7 @@ class PathTests(EngineTestCase):
                 self.assertTrue(decision.data["candidates"])
 
     def test_no_match_goes_on_hold_with_error_and_retry_reroutes(self) -> None:
-        wf = make_workflow(
-            self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "output.go", 0)]
-        )
+        wf = make_workflow(self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "output.go", 0)])
         ticket = self.submit(wf)
         task = self.current_task(ticket)
         services.complete_form_task(task=task, output={"go": False}, actor=self.worker)
@@ -99,7 +97,9 @@ class PathTests(EngineTestCase):
         ticket = self.submit(wf)
         for again in (True, True, False):
             services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
-            services.complete_form_task(task=self.current_task(ticket), output={"again": again}, actor=self.worker)
+            services.complete_form_task(
+                task=self.current_task(ticket), output={"again": again}, actor=self.worker
+            )
         services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
         self.assertEqual(self.keys(ticket), ["work", "review"] * 3 + ["done"])
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)

@@ -12,7 +12,14 @@ from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
-from project.testing import LoopbackServer, json_reply, make_company, make_ticket_type, make_user, make_workflow
+from project.testing import (
+    LoopbackServer,
+    json_reply,
+    make_company,
+    make_ticket_type,
+    make_user,
+    make_workflow,
+)
 from tickets.services import submit_ticket
 from workflows.models import TaskType, WorkflowInstance, WorkflowStatus
 
@@ -40,13 +47,29 @@ class DbWorkerProcessTests(TransactionTestCase):
             "DATABASE_URL": _url_for(db),
         }
         proc = subprocess.run(
-            [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0"],
-            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--batch",
+                "--no-startup-delay",
+                "--no-reload",
+                "--interval",
+                "0",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         self.assertEqual(proc.returncode, 0, proc.stderr)
         deadline = time.monotonic() + 10
         with scopes_disabled():
-            while WorkflowInstance.objects.get().status != WorkflowStatus.COMPLETED and time.monotonic() < deadline:
+            while (
+                WorkflowInstance.objects.get().status != WorkflowStatus.COMPLETED
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.1)
             self.assertEqual(WorkflowInstance.objects.get().status, WorkflowStatus.COMPLETED)
         self.assertEqual(len(server.requests), 1)

@@ -12,8 +12,8 @@ from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefin
 
 DEMO_COMPANY = "Demo Company"
 DEMO_PASSWORD = "demo-password-2026"
-DEMO_USERS = {
-    "admin@demo.example": [r.value for r in SystemRole],
+DEMO_USERS: dict[str, list[str]] = {
+    "admin@demo.example": list(SystemRole.values),
     "submitter@demo.example": [SystemRole.USER],
     "worker@demo.example": [SystemRole.TASK_WORKER],
     "worker2@demo.example": [SystemRole.TASK_WORKER],
@@ -35,23 +35,33 @@ class Command(BaseCommand):
                 if user is None:
                     local = email.split("@")[0]
                     user = User.objects.create_user(
-                        email=email, password=DEMO_PASSWORD, company=company,
-                        first_name=local.capitalize(), last_name="Demo",
+                        email=email,
+                        password=DEMO_PASSWORD,
+                        company=company,
+                        first_name=local.capitalize(),
+                        last_name="Demo",
                     )
                     user.company_roles.add(staff)
                 set_roles(user=user, roles=roles)
             self._it_support(company)
-        self.stdout.write(f"Demo ready: log in as any of {', '.join(DEMO_USERS)} with password {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"Demo ready: log in as any of {', '.join(DEMO_USERS)} with password {DEMO_PASSWORD}"
+        )
 
     def _it_support(self, company: Company) -> None:
         wf, created = WorkflowDefinition.objects.get_or_create(
-            company=company, key="it-support",
+            company=company,
+            key="it-support",
             defaults={"title": "IT support", "description": "Triage, fix, done."},
         )
         if not created:
             return
         triage = TaskDefinition.objects.create(
-            company=company, workflow=wf, key="triage", title="Triage", task_type=TaskType.FORM,
+            company=company,
+            workflow=wf,
+            key="triage",
+            title="Triage",
+            task_type=TaskType.FORM,
             output_schema={
                 "type": "object",
                 "properties": {
@@ -62,7 +72,11 @@ class Command(BaseCommand):
             },
         )
         fix = TaskDefinition.objects.create(
-            company=company, workflow=wf, key="fix", title="Fix", task_type=TaskType.FORM,
+            company=company,
+            workflow=wf,
+            key="fix",
+            title="Fix",
+            task_type=TaskType.FORM,
             input_transform={"severity": "tasks.triage.severity"},
             output_schema={
                 "type": "object",
@@ -74,7 +88,10 @@ class Command(BaseCommand):
         wf.start_task = triage
         wf.save()
         TicketType.objects.create(
-            company=company, key="it-support", title="IT support request", workflow=wf,
+            company=company,
+            key="it-support",
+            title="IT support request",
+            workflow=wf,
             description="Something broken? Tell us.",
             fields={
                 "type": "object",
