@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 os.environ.setdefault("TESTING", "true")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -41,11 +41,15 @@ def seed_open_tasks(company, wf, workers, n: int) -> None:  # type: ignore[no-un
     while need > 0:
         size = min(batch, need)
         instances = WorkflowInstance._base_manager.bulk_create(
-            WorkflowInstance(company=company, workflow=wf, status=WorkflowStatus.IN_PROGRESS) for _ in range(size)
+            WorkflowInstance(company=company, workflow=wf, status=WorkflowStatus.IN_PROGRESS)
+            for _ in range(size)
         )
         TaskInstance._base_manager.bulk_create(
             TaskInstance(
-                company=company, workflow_instance=inst, task_definition=start, status=TaskStatus.OPEN,
+                company=company,
+                workflow_instance=inst,
+                task_definition=start,
+                status=TaskStatus.OPEN,
                 assigned_to=workers[i % len(workers)],
             )
             for i, inst in enumerate(instances)
@@ -74,7 +78,9 @@ def main() -> None:
                 seed_open_tasks(company, wf, workers, existing)
             with company_scope(company):
                 started = time.perf_counter()
-                tickets = [submit_ticket(user=submitter, ticket_type=tt, data={"n": i}) for i in range(args.ops)]
+                tickets = [
+                    submit_ticket(user=submitter, ticket_type=tt, data={"n": i}) for i in range(args.ops)
+                ]
                 start_rate = args.ops / (time.perf_counter() - started)
                 tasks = [t.workflow_instance.tasks.select_related("task_definition").get() for t in tickets]
                 started = time.perf_counter()

@@ -51,7 +51,9 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
     def new_page(self) -> Any:
         page = self.context.new_page()
-        page.on("console", lambda m: m.type == "error" and self.console_errors.append(f"{page.url}: {m.text}"))
+        page.on(
+            "console", lambda m: m.type == "error" and self.console_errors.append(f"{page.url}: {m.text}")
+        )
         page.on("pageerror", lambda e: self.console_errors.append(f"{page.url}: {e}"))
         page.set_default_timeout(15000)
         return page

@@ -19,7 +19,14 @@ class SignUpBrowserTests(BrowserTestCase):
         self.assertIn("Create your company", page.content())
         self.log_in(page, "iris@petal.test", "sunflowers-in-june-7")
         body = page.locator("main").inner_text()
-        for text in ("Hello, Iris", "Petal Works", "Submit a ticket", "My tickets", "My tasks", "Back office"):
+        for text in (
+            "Hello, Iris",
+            "Petal Works",
+            "Submit a ticket",
+            "My tickets",
+            "My tasks",
+            "Back office",
+        ):
             self.assertIn(text, body)
         self.assertTrue(User.objects.filter(email="iris@petal.test").exists())
         self.assert_console_clean()

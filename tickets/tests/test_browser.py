@@ -9,8 +9,16 @@ from project.browser import BrowserTestCase
 from project.testing import PASSWORD, make_company, make_ticket_type, make_user, make_workflow
 from tickets.models import Ticket
 
-FIELDS = {"type": "object", "properties": {"title": {"type": "string", "title": "Summary"}}, "required": ["title"]}
-ANSWER = {"type": "object", "properties": {"answer": {"type": "string", "title": "Answer"}}, "required": ["answer"]}
+FIELDS = {
+    "type": "object",
+    "properties": {"title": {"type": "string", "title": "Summary"}},
+    "required": ["title"],
+}
+ANSWER = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "title": "Answer"}},
+    "required": ["answer"],
+}
 
 
 @override_settings(MEDIA_ROOT=tempfile.mkdtemp())
@@ -21,8 +29,10 @@ class TicketJourneyBrowserTests(BrowserTestCase):
         make_user(company, SystemRole.TASK_WORKER, email="work@journey.test")
         wf = make_workflow(
             company,
-            [{"key": "triage", "title": "Triage", "output_schema": ANSWER},
-             {"key": "fix", "title": "Fix it", "output_schema": ANSWER}],
+            [
+                {"key": "triage", "title": "Triage", "output_schema": ANSWER},
+                {"key": "fix", "title": "Fix it", "output_schema": ANSWER},
+            ],
             [("triage", "fix", "", 0)],
         )
         tt = make_ticket_type(company, wf, fields=FIELDS)
