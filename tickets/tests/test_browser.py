@@ -56,7 +56,7 @@ class TicketJourneyBrowserTests(BrowserTestCase):
 
         # A worker sees the task and completes the form, twice.
         worker_page = self.browser.new_context().new_page()
-        worker_page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.watch_console(worker_page)
         self.log_in(worker_page, "work@journey.test", PASSWORD)
         for step in ("Triage", "Fix it"):
             worker_page.goto(self.url("/tasks/"))
