@@ -2,18 +2,22 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts.roles import SystemRole
-
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """Which navigation links the base template shows; no queries beyond the roles."""
+    """Which navigation links the base template shows, with their counts."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": None}
+    from accounts.selectors import landing_summary
+
+    # Live counts for the navigation: one COUNT per role that has a list.
+    summary = landing_summary(user)
     return {
         "nav": {
-            "submit": user.has_role(SystemRole.USER),
-            "tasks": user.has_role(SystemRole.TASK_WORKER),
-            "backoffice": user.is_staff,
+            "submit": summary.can_submit,
+            "tasks": summary.is_worker,
+            "backoffice": summary.is_backoffice,
+            "active_tickets": summary.active_tickets,
+            "open_tasks": summary.open_tasks,
         }
     }

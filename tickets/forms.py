@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django_jsonform.forms.fields import JSONFormField
+from django_jsonform.utils import ErrorMap
 
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
 
@@ -48,6 +49,11 @@ class SchemaForm(forms.Form):
         return {} if value in (None, "") else value
 
     def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:
+        """Shows each error next to its input in the widget, and as text under it."""
+        error_map = ErrorMap()
+        for path, messages in field_errors.items():
+            error_map.set(coords=path.split(".") if path else [""], msg=messages)
+        self.fields["data"].widget.add_error(error_map)
         for path, messages in field_errors.items():
             for message in messages:
                 self.add_error("data", f"{path}: {message}" if path else message)

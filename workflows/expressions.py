@@ -42,7 +42,11 @@ def evaluate(expression: str, context: dict[str, Any]) -> Any:
 
 def is_truthy(value: Any) -> bool:
     """JMESPath truthiness: null, false, "", [] and {} are false; everything else true."""
-    return value not in (None, False, "", [], {})
+    if value is None or value is False:
+        return False
+    if isinstance(value, (str, list, dict)):
+        return len(value) > 0
+    return True  # numbers, including 0, are true in JMESPath
 
 
 def apply_transform(transform: dict[str, str] | None, context: dict[str, Any]) -> dict[str, Any] | None:
