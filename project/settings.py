@@ -179,6 +179,9 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # A run of automated steps longer than this without a human task is stopped.
 WORKFLOW_MAX_AUTOMATED_STEPS = env_int("WORKFLOW_MAX_AUTOMATED_STEPS", 50)
 
+# Built-in demo action endpoints used by the sample bundles (/demo/...). Never in production.
+DEMO_ENDPOINTS_ENABLED = env_bool("DEMO_ENDPOINTS_ENABLED", DEBUG)
+
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +11,6 @@ urlpatterns = [
     path("", include("tickets.urls")),
     path("", include("workflows.urls")),
 ]
+
+if settings.DEMO_ENDPOINTS_ENABLED:
+    urlpatterns.append(path("demo/", include("workflows.demo")))

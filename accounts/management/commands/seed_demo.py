@@ -1,5 +1,7 @@
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_scopes import scopes_disabled
@@ -7,8 +9,11 @@ from django_scopes import scopes_disabled
 from accounts.models import Company, CompanyRole, User
 from accounts.roles import SystemRole
 from accounts.services import set_roles
-from tickets.models import TicketType
-from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
+from accounts.tenancy import company_scope
+from tickets.bundles import import_bundle, parse
+
+BUNDLES = Path(settings.BASE_DIR) / "fixtures" / "bundles"
+SAMPLE_BASE_URL = "http://127.0.0.1:8000"
 
 DEMO_COMPANY = "Demo Company"
 DEMO_PASSWORD = "demo-password-2026"
@@ -23,13 +28,13 @@ DEMO_USERS: dict[str, list[str]] = {
 
 
 class Command(BaseCommand):
-    help = "Create (idempotently) the demo company, one user per role and an IT support workflow."
+    help = "Create (idempotently) the demo company, one user per role and the sample bundles."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         with scopes_disabled():
             company, _ = Company.objects.get_or_create(name=DEMO_COMPANY)
-            staff, _ = CompanyRole.objects.get_or_create(company=company, name="Staff")
+            staff, _ = CompanyRole.objects.get_or_create(company=company, name="Employees")
             for email, roles in DEMO_USERS.items():
                 user = User.objects.filter(email=email).first()
                 if user is None:
@@ -43,62 +48,15 @@ class Command(BaseCommand):
                     )
                     user.company_roles.add(staff)
                 set_roles(user=user, roles=roles)
-            self._it_support(company)
+            self._import_samples(company)
         self.stdout.write(
             f"Demo ready: log in as any of {', '.join(DEMO_USERS)} with password {DEMO_PASSWORD}"
         )
 
-    def _it_support(self, company: Company) -> None:
-        wf, created = WorkflowDefinition.objects.get_or_create(
-            company=company,
-            key="it-support",
-            defaults={"title": "IT support", "description": "Triage, fix, done."},
-        )
-        if not created:
-            return
-        triage = TaskDefinition.objects.create(
-            company=company,
-            workflow=wf,
-            key="triage",
-            title="Triage",
-            task_type=TaskType.FORM,
-            output_schema={
-                "type": "object",
-                "properties": {
-                    "severity": {"type": "string", "enum": ["low", "high"], "title": "Severity"},
-                    "notes": {"type": "string", "title": "Notes"},
-                },
-                "required": ["severity"],
-            },
-        )
-        fix = TaskDefinition.objects.create(
-            company=company,
-            workflow=wf,
-            key="fix",
-            title="Fix",
-            task_type=TaskType.FORM,
-            input_transform={"severity": "tasks.triage.severity"},
-            output_schema={
-                "type": "object",
-                "properties": {"resolution": {"type": "string", "title": "Resolution"}},
-                "required": ["resolution"],
-            },
-        )
-        Transition.objects.create(company=company, workflow=wf, from_task=triage, to_task=fix)
-        wf.start_task = triage
-        wf.save()
-        TicketType.objects.create(
-            company=company,
-            key="it-support",
-            title="IT support request",
-            workflow=wf,
-            description="Something broken? Tell us.",
-            fields={
-                "type": "object",
-                "properties": {
-                    "title": {"type": "string", "title": "Summary"},
-                    "details": {"type": "string", "title": "Details", "widget": "textarea"},
-                },
-                "required": ["title"],
-            },
-        )
+    def _import_samples(self, company: Company) -> None:
+        """The sample bundles, pointed at this installation's own demo endpoints."""
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        with company_scope(company):
+            for path in sorted(BUNDLES.glob("*.json")):
+                bundle = parse(path.read_text().replace(SAMPLE_BASE_URL, base))
+                import_bundle(company=company, bundle=bundle)

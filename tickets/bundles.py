@@ -1,0 +1,427 @@
+"""Definitions as data: one JSON bundle of company roles, workflows and ticket types.
+
+`validate` is the one validator behind `validate_bundle`, `import_bundle`, the admin
+upload page and the admin's save checks. It reports every problem with a JSON path.
+`import_bundle` is all-or-nothing and upserts by key; `export_bundle` writes what
+`import_bundle` reads, so export -> import reproduces the same definitions.
+
+Lives in `tickets` (not `workflows`) because bundles hold ticket types, and apps depend
+one way: tickets -> workflows -> accounts."""
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jsonschema
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from accounts.models import Company, CompanyRole, User
+from tickets.models import TicketType
+from workflows.expressions import ExpressionError, compile_expression
+from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
+
+FORMAT = 1
+SCHEMA_PATH = Path(__file__).with_name("bundle.schema.json")
+
+_TASK_FIELDS = {  # bundle name -> model field, with the default export omits
+    "description": ("description", ""),
+    "ext_ref": ("ext_ref", []),
+    "input_schema": ("input_schema", {}),
+    "output_schema": ("output_schema", {}),
+    "input_transform": ("input_transform", {}),
+    "output_transform": ("output_transform", {}),
+    "action_url": ("action_url", ""),
+    "timeout_seconds": ("timeout_seconds", None),
+    "callback_timeout_seconds": ("callback_timeout_seconds", None),
+    "version": ("version", 1),
+    "edit_layout": ("edit_layout", ""),
+    "display_layout": ("display_layout", ""),
+}
+_WORKFLOW_FIELDS = {
+    "description": ("description", ""),
+    "ext_ref": ("ext_ref", []),
+    "fields": ("fields", []),
+    "version": ("version", 1),
+    "display_layout": ("display_layout", ""),
+}
+_TYPE_FIELDS = {
+    "description": ("description", ""),
+    "ext_ref": ("ext_ref", []),
+    "fields": ("fields", {}),
+    "version": ("version", 1),
+    "edit_layout": ("edit_layout", ""),
+    "display_layout": ("display_layout", ""),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class BundleInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class ImportReport:
+    created: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
+    updated: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
+
+    def __str__(self) -> str:
+        parts = [f"{k}: {self.created[k]} created, {self.updated[k]} updated" for k in self.created]
+        return "; ".join(parts)
+
+
+@cache
+def bundle_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _path(parts: Any) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def parse(text: str | bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BundleInvalid([Problem("$", f"Not valid JSON: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise BundleInvalid([Problem("$", "A bundle is a JSON object.")])
+    return data
+
+
+def validate(bundle: Any, *, company: Company | None = None) -> list[Problem]:
+    """Every problem in `bundle`. With `company`, references to workflows and company
+    roles that already exist in that company are accepted too."""
+    validator = jsonschema.Draft202012Validator(bundle_schema())
+    problems = [
+        Problem(_path(e.absolute_path), e.message)
+        for e in sorted(validator.iter_errors(bundle), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if problems:  # the semantic checks below assume the structure is right
+        return problems
+    return _semantic_problems(bundle, company)
+
+
+def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[Problem]:
+    problems: list[Problem] = []
+    add = lambda path, message: problems.append(Problem(path, message))  # noqa: E731
+
+    role_names = set()
+    for i, role in enumerate(bundle.get("company_roles", [])):
+        if role["name"] in role_names:
+            add(f"$.company_roles[{i}].name", f"Duplicate company role '{role['name']}'.")
+        role_names.add(role["name"])
+    if company is not None:
+        role_names |= set(CompanyRole.objects.filter(company=company).values_list("name", flat=True))
+
+    workflow_keys: set[str] = set()
+    for w, wf in enumerate(bundle.get("workflows", [])):
+        base = f"$.workflows[{w}]"
+        if wf["key"] in workflow_keys:
+            add(f"{base}.key", f"Duplicate workflow key '{wf['key']}'.")
+        workflow_keys.add(wf["key"])
+        _check_workflow(wf, base, add)
+    if company is not None:
+        workflow_keys |= set(WorkflowDefinition.objects.filter(company=company).values_list("key", flat=True))
+
+    type_keys: set[str] = set()
+    for t, tt in enumerate(bundle.get("ticket_types", [])):
+        base = f"$.ticket_types[{t}]"
+        if tt["key"] in type_keys:
+            add(f"{base}.key", f"Duplicate ticket type key '{tt['key']}'.")
+        type_keys.add(tt["key"])
+        if tt["workflow"] not in workflow_keys:
+            add(f"{base}.workflow", f"Unknown workflow '{tt['workflow']}'.")
+        for r, name in enumerate(tt.get("company_roles", [])):
+            if name not in role_names:
+                add(f"{base}.company_roles[{r}]", f"Unknown company role '{name}'.")
+        _check_schema(tt.get("fields"), f"{base}.fields", add, must_be_object=True)
+    return problems
+
+
+def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
+    keys: dict[str, int] = {}
+    starts = []
+    for i, task in enumerate(wf["tasks"]):
+        path = f"{base}.tasks[{i}]"
+        if task["key"] in keys:
+            add(f"{path}.key", f"Duplicate task key '{task['key']}' in workflow '{wf['key']}'.")
+        keys.setdefault(task["key"], i)
+        if task.get("start"):
+            starts.append(task["key"])
+        _check_task(task, path, add)
+    if not starts:
+        add(f"{base}.tasks", 'No start task: mark exactly one task with "start": true.')
+    elif len(starts) > 1:
+        add(f"{base}.tasks", f"More than one start task: {', '.join(starts)}.")
+
+    edges: dict[str, list[str]] = {key: [] for key in keys}
+    defaults: dict[str, int] = {}
+    for i, tr in enumerate(wf.get("transitions", [])):
+        path = f"{base}.transitions[{i}]"
+        for end in ("from", "to"):
+            if tr[end] not in keys:
+                add(f"{path}.{end}", f"Unknown task key '{tr[end]}'.")
+        condition = tr.get("condition") or ""
+        if condition:
+            _check_expression(condition, f"{path}.condition", add)
+        elif tr["from"] in defaults:
+            add(
+                f"{path}",
+                f"Two default transitions (no condition) leave task '{tr['from']}'; "
+                f"the other is transitions[{defaults[tr['from']]}].",
+            )
+        else:
+            defaults[tr["from"]] = i
+        if tr["from"] in edges and tr["to"] in keys:
+            edges[tr["from"]].append(tr["to"])
+
+    if len(starts) == 1:
+        seen = {starts[0]}
+        queue = deque(starts)
+        while queue:
+            for nxt in edges.get(queue.popleft(), []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        for key, i in keys.items():
+            if key not in seen:
+                add(f"{base}.tasks[{i}]", f"Task '{key}' cannot be reached from the start task.")
+
+
+def _check_task(task: dict[str, Any], path: str, add: Any) -> None:
+    for name in ("input_transform", "output_transform"):
+        for out_key, expr in (task.get(name) or {}).items():
+            _check_expression(expr, f"{path}.{name}.{out_key}", add)
+    for name in ("input_schema", "output_schema"):
+        _check_schema(task.get(name), f"{path}.{name}", add, must_be_object=False)
+    url = task.get("action_url") or ""
+    if task["type"] == TaskType.FORM:
+        if url:
+            add(f"{path}.action_url", "A FORM task has no action URL.")
+        return
+    if not url:
+        add(f"{path}.action_url", f"A {task['type']} task needs an action URL.")
+        return
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        add(f"{path}.action_url", f"Action URL must be an absolute http(s) URL, not '{url}'.")
+
+
+def _check_expression(expression: str, path: str, add: Any) -> None:
+    try:
+        compile_expression(expression)
+    except ExpressionError as exc:
+        add(path, f"Invalid JMESPath {expression!r}: {exc.reason}")
+
+
+def _check_schema(schema: Any, path: str, add: Any, *, must_be_object: bool) -> None:
+    if not schema:
+        return
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        add(path, f"Invalid JSON Schema: {exc.message}")
+        return
+    if must_be_object and schema.get("type", "object") != "object":
+        add(f"{path}.type", "A ticket type's fields schema must have type 'object'.")
+
+
+# --- import --------------------------------------------------------------------------
+
+
+def import_bundle(*, company: Company, bundle: Any, actor: User | None = None) -> ImportReport:
+    """Validates, then writes everything or nothing. Rows are matched by key (roles by
+    name) within `company` only, so another company's keys can never be touched."""
+    problems = validate(bundle, company=company)
+    if problems:
+        raise BundleInvalid(problems)
+    report = ImportReport()
+    with transaction.atomic():
+        roles = {r.name: r for r in CompanyRole.objects.filter(company=company)}
+        for spec in bundle.get("company_roles", []):
+            role = roles.get(spec["name"])
+            if role is None:
+                roles[spec["name"]] = CompanyRole.objects.create(
+                    company=company, name=spec["name"], description=spec.get("description", "")
+                )
+                report.created["roles"] += 1
+            elif role.description != spec.get("description", ""):
+                role.description = spec.get("description", "")
+                role.save(update_fields=["description"])
+                report.updated["roles"] += 1
+        for spec in bundle.get("workflows", []):
+            _import_workflow(company, spec, actor, report)
+        workflows = {w.key: w for w in WorkflowDefinition.objects.filter(company=company)}
+        for spec in bundle.get("ticket_types", []):
+            values = {model: spec.get(name, default) for name, (model, default) in _TYPE_FIELDS.items()}
+            tt, created = TicketType.objects.update_or_create(
+                company=company,
+                key=spec["key"],
+                defaults={"title": spec["title"], "workflow": workflows[spec["workflow"]], **values},
+                create_defaults={
+                    "title": spec["title"],
+                    "workflow": workflows[spec["workflow"]],
+                    "created_by": actor,
+                    **values,
+                },
+            )
+            tt.company_roles.set([roles[name] for name in spec.get("company_roles", [])])
+            report.created["ticket_types"] += int(created)
+            report.updated["ticket_types"] += int(not created)
+    return report
+
+
+def _import_workflow(
+    company: Company, spec: dict[str, Any], actor: User | None, report: ImportReport
+) -> None:
+    values = {model: spec.get(name, default) for name, (model, default) in _WORKFLOW_FIELDS.items()}
+    wf, created = WorkflowDefinition.objects.update_or_create(
+        company=company,
+        key=spec["key"],
+        defaults={"title": spec["title"], **values},
+        create_defaults={"title": spec["title"], "created_by": actor, **values},
+    )
+    report.created["workflows"] += int(created)
+    report.updated["workflows"] += int(not created)
+    existing = {t.key: t for t in TaskDefinition.objects.filter(workflow=wf)}
+    tasks: dict[str, TaskDefinition] = {}
+    for task_spec in spec["tasks"]:
+        task_values = {model: task_spec.get(name, default) for name, (model, default) in _TASK_FIELDS.items()}
+        task_values["title"] = task_spec["title"]
+        task_values["task_type"] = task_spec["type"]
+        task = existing.pop(task_spec["key"], None)
+        if task is None:
+            task = TaskDefinition.objects.create(
+                company=company, workflow=wf, key=task_spec["key"], created_by=actor, **task_values
+            )
+        else:
+            for name, value in task_values.items():
+                setattr(task, name, value)
+            task.save()
+        tasks[task_spec["key"]] = task
+    Transition.objects.filter(workflow=wf).delete()
+    Transition.objects.bulk_create(
+        Transition(
+            company=company,
+            workflow=wf,
+            from_task=tasks[t["from"]],
+            to_task=tasks[t["to"]],
+            condition=t.get("condition") or "",
+            priority=t.get("priority", 0),
+        )
+        for t in spec.get("transitions", [])
+    )
+    wf.start_task = next(tasks[t["key"]] for t in spec["tasks"] if t.get("start"))
+    wf.save(update_fields=["start_task", "updated_at"])
+    for stale in existing.values():  # tasks the bundle no longer has
+        try:
+            with transaction.atomic():
+                stale.delete()
+        except ProtectedError as exc:
+            raise BundleInvalid(
+                [
+                    Problem(
+                        f"$.workflows[key={spec['key']}].tasks",
+                        f"Task '{stale.key}' was removed from the bundle but tickets still use it; keep it.",
+                    )
+                ]
+            ) from exc
+
+
+# --- export --------------------------------------------------------------------------
+
+
+def _dump(obj: Any, mapping: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (model, default) in mapping.items():
+        value = getattr(obj, model)
+        if value != default:
+            out[name] = value
+    return out
+
+
+def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -> dict[str, Any]:
+    """The company's definitions (or the named workflows with their ticket types and the
+    roles those use) as a bundle. Query count is fixed, whatever the number of rows."""
+    workflows = WorkflowDefinition.objects.filter(company=company).order_by("key")
+    if workflow_keys is not None:
+        workflows = workflows.filter(key__in=workflow_keys)
+        missing = set(workflow_keys) - set(workflows.values_list("key", flat=True))
+        if missing:
+            raise BundleInvalid([Problem("workflow", f"Unknown workflow '{k}'.") for k in sorted(missing)])
+    workflows = workflows.prefetch_related("tasks", "transitions__from_task", "transitions__to_task")
+    types = (
+        TicketType.objects.filter(company=company, workflow__in=workflows)
+        .select_related("workflow")
+        .prefetch_related("company_roles")
+        .order_by("key")
+    )
+    wf_list = []
+    for wf in workflows:
+        tasks = []
+        for task in sorted(wf.tasks.all(), key=lambda t: t.pk):
+            item: dict[str, Any] = {"key": task.key, "title": task.title, "type": task.task_type}
+            if wf.start_task_id == task.pk:
+                item["start"] = True
+            item.update(_dump(task, _TASK_FIELDS))
+            tasks.append(item)
+        transitions = []
+        for tr in sorted(wf.transitions.all(), key=lambda t: t.pk):
+            t_item: dict[str, Any] = {"from": tr.from_task.key, "to": tr.to_task.key}
+            if tr.condition:
+                t_item["condition"] = tr.condition
+            if tr.priority:
+                t_item["priority"] = tr.priority
+            transitions.append(t_item)
+        wf_item: dict[str, Any] = {
+            "key": wf.key,
+            "title": wf.title,
+            **_dump(wf, _WORKFLOW_FIELDS),
+            "tasks": tasks,
+        }
+        if transitions:
+            wf_item["transitions"] = transitions
+        wf_list.append(wf_item)
+    type_list = []
+    used_roles: set[str] = set()
+    for tt in types:
+        tt_item: dict[str, Any] = {
+            "key": tt.key,
+            "title": tt.title,
+            "workflow": tt.workflow.key,
+            **_dump(tt, _TYPE_FIELDS),
+        }
+        names = sorted(r.name for r in tt.company_roles.all())
+        if names:
+            tt_item["company_roles"] = names
+            used_roles |= set(names)
+        type_list.append(tt_item)
+    roles = CompanyRole.objects.filter(company=company).order_by("name")
+    if workflow_keys is not None:
+        roles = roles.filter(name__in=used_roles)
+    role_list = [{"name": r.name, **({"description": r.description} if r.description else {})} for r in roles]
+    bundle: dict[str, Any] = {"format": FORMAT}
+    if role_list:
+        bundle["company_roles"] = role_list
+    bundle["workflows"] = wf_list
+    if type_list:
+        bundle["ticket_types"] = type_list
+    return bundle
