@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,7 +9,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tickets.urls")),
     path("", include("workflows.urls")),
+    path("demo/", include("workflows.demo")),  # 404 unless DEMO_ENDPOINTS_ENABLED
 ]
-
-if settings.DEMO_ENDPOINTS_ENABLED:
-    urlpatterns.append(path("demo/", include("workflows.demo")))

@@ -7,10 +7,13 @@ import hmac
 import json
 import threading
 import uuid
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import requests
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -38,6 +41,16 @@ def _signed_by_us(request: HttpRequest) -> bool:
     return hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, ""))
 
 
+def demo_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    @wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        if not settings.DEMO_ENDPOINTS_ENABLED:
+            raise Http404("Demo endpoints are disabled.")
+        return view(request)
+
+    return wrapped
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     try:
         body = json.loads(request.body or b"{}")
@@ -47,6 +60,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
 
 
 @csrf_exempt
+@demo_only
 @require_POST
 def budget_check(request: HttpRequest) -> HttpResponse:
     body = _json_body(request)
@@ -66,6 +80,7 @@ def deliver_callback(url: str, token: str, payload: dict[str, Any]) -> int:
 
 
 @csrf_exempt
+@demo_only
 @require_POST
 def provision_account(request: HttpRequest) -> HttpResponse:
     body = _json_body(request)

@@ -30,7 +30,12 @@ def base() -> dict[str, Any]:
                 "title": "Flow",
                 "tasks": [
                     {"key": "a", "title": "A", "type": "FORM", "start": True},
-                    {"key": "b", "title": "B", "type": "SYNC_ACTION", "action_url": "https://example.com/hook"},
+                    {
+                        "key": "b",
+                        "title": "B",
+                        "type": "SYNC_ACTION",
+                        "action_url": "https://example.com/hook",
+                    },
                 ],
                 "transitions": [{"from": "a", "to": "b"}],
             }
@@ -54,35 +59,163 @@ INVALID: list[tuple[str, Any, str, str]] = [
     ("wrong format", lambda b: b.update(format=2), "$.format", "1 was expected"),
     ("unknown top-level key", lambda b: b.update(extra=1), "$", "Additional properties are not allowed"),
     ("workflows not a list", lambda b: b.update(workflows={}), "$.workflows", "is not of type 'array'"),
-    ("task type wrong", lambda b: TASKS(b)[0].update(type="MANUAL"), "$.workflows[0].tasks[0].type", "is not one of"),
+    (
+        "task type wrong",
+        lambda b: TASKS(b)[0].update(type="MANUAL"),
+        "$.workflows[0].tasks[0].type",
+        "is not one of",
+    ),
     ("title wrong type", lambda b: WF(b).update(title=5), "$.workflows[0].title", "is not of type 'string'"),
     ("bad key characters", lambda b: WF(b).update(key="has space"), "$.workflows[0].key", "does not match"),
-    ("priority wrong type", lambda b: WF(b)["transitions"][0].update(priority="high"), "$.workflows[0].transitions[0].priority", "is not of type 'integer'"),
+    (
+        "priority wrong type",
+        lambda b: WF(b)["transitions"][0].update(priority="high"),
+        "$.workflows[0].transitions[0].priority",
+        "is not of type 'integer'",
+    ),
     ("empty tasks", lambda b: WF(b).update(tasks=[]), "$.workflows[0].tasks", "should be non-empty"),
-    ("timeout too large", lambda b: TASKS(b)[1].update(timeout_seconds=100000), "$.workflows[0].tasks[1].timeout_seconds", "is greater than the maximum"),
-    ("ext_ref bad uri", lambda b: WF(b).update(ext_ref=[{"label": "x", "uri": "ftp://x"}]), "$.workflows[0].ext_ref[0].uri", "does not match"),
-    ("unknown task key from", lambda b: WF(b)["transitions"].append({"from": "zz", "to": "b"}), "$.workflows[0].transitions[1].from", "Unknown task key 'zz'"),
-    ("unknown task key to", lambda b: WF(b)["transitions"].append({"from": "a", "to": "nope", "condition": "x"}), "$.workflows[0].transitions[1].to", "Unknown task key 'nope'"),
+    (
+        "timeout too large",
+        lambda b: TASKS(b)[1].update(timeout_seconds=100000),
+        "$.workflows[0].tasks[1].timeout_seconds",
+        "is greater than the maximum",
+    ),
+    (
+        "ext_ref bad uri",
+        lambda b: WF(b).update(ext_ref=[{"label": "x", "uri": "ftp://x"}]),
+        "$.workflows[0].ext_ref[0].uri",
+        "does not match",
+    ),
+    (
+        "unknown task key from",
+        lambda b: WF(b)["transitions"].append({"from": "zz", "to": "b"}),
+        "$.workflows[0].transitions[1].from",
+        "Unknown task key 'zz'",
+    ),
+    (
+        "unknown task key to",
+        lambda b: WF(b)["transitions"].append({"from": "a", "to": "nope", "condition": "x"}),
+        "$.workflows[0].transitions[1].to",
+        "Unknown task key 'nope'",
+    ),
     ("missing start", lambda b: TASKS(b)[0].pop("start"), "$.workflows[0].tasks", "No start task"),
-    ("two starts", lambda b: TASKS(b)[1].update(start=True), "$.workflows[0].tasks", "More than one start task: a, b"),
-    ("unreachable task", lambda b: TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}), "$.workflows[0].tasks[2]", "Task 'c' cannot be reached"),
-    ("two defaults", lambda b: (TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}), WF(b)["transitions"].append({"from": "a", "to": "c"})), "$.workflows[0].transitions[1]", "Two default transitions"),
-    ("bad JMESPath condition", lambda b: WF(b)["transitions"][0].update(condition="output.["), "$.workflows[0].transitions[0].condition", "Invalid JMESPath 'output.['"),
-    ("bad JMESPath transform", lambda b: TASKS(b)[1].update(input_transform={"x": "ticket..a"}), "$.workflows[0].tasks[1].input_transform.x", "Invalid JMESPath"),
-    ("bad output schema", lambda b: TASKS(b)[0].update(output_schema={"type": "nonsense"}), "$.workflows[0].tasks[0].output_schema", "Invalid JSON Schema"),
-    ("bad fields schema", lambda b: b["ticket_types"][0].update(fields={"type": "object", "required": "title"}), "$.ticket_types[0].fields", "Invalid JSON Schema"),
-    ("fields not an object schema", lambda b: b["ticket_types"][0].update(fields={"type": "array"}), "$.ticket_types[0].fields.type", "must have type 'object'"),
-    ("non-http action url", lambda b: TASKS(b)[1].update(action_url="ftp://example.com/x"), "$.workflows[0].tasks[1].action_url", "absolute http(s) URL"),
-    ("relative action url", lambda b: TASKS(b)[1].update(action_url="/hook"), "$.workflows[0].tasks[1].action_url", "absolute http(s) URL"),
-    ("action without url", lambda b: TASKS(b)[1].pop("action_url"), "$.workflows[0].tasks[1].action_url", "needs an action URL"),
-    ("form with url", lambda b: TASKS(b)[0].update(action_url="https://x.test"), "$.workflows[0].tasks[0].action_url", "A FORM task has no action URL"),
-    ("duplicate task key", lambda b: TASKS(b).append({"key": "a", "title": "A2", "type": "FORM"}), "$.workflows[0].tasks[2].key", "Duplicate task key 'a'"),
-    ("duplicate workflow key", lambda b: b["workflows"].append(copy.deepcopy(WF(b))), "$.workflows[1].key", "Duplicate workflow key 'wf'"),
-    ("duplicate ticket type key", lambda b: b["ticket_types"].append(dict(b["ticket_types"][0])), "$.ticket_types[1].key", "Duplicate ticket type key 'tt'"),
-    ("duplicate role", lambda b: b["company_roles"].append({"name": "Staff"}), "$.company_roles[1].name", "Duplicate company role 'Staff'"),
-    ("unknown company role", lambda b: b["ticket_types"][0].update(company_roles=["Ghosts"]), "$.ticket_types[0].company_roles[0]", "Unknown company role 'Ghosts'"),
-    ("unknown workflow", lambda b: b["ticket_types"][0].update(workflow="nope"), "$.ticket_types[0].workflow", "Unknown workflow 'nope'"),
-    ("transform value not a string", lambda b: TASKS(b)[1].update(output_transform={"x": 1}), "$.workflows[0].tasks[1].output_transform.x", "is not of type 'string'"),
+    (
+        "two starts",
+        lambda b: TASKS(b)[1].update(start=True),
+        "$.workflows[0].tasks",
+        "More than one start task: a, b",
+    ),
+    (
+        "unreachable task",
+        lambda b: TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}),
+        "$.workflows[0].tasks[2]",
+        "Task 'c' cannot be reached",
+    ),
+    (
+        "two defaults",
+        lambda b: (
+            TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}),
+            WF(b)["transitions"].append({"from": "a", "to": "c"}),
+        ),
+        "$.workflows[0].transitions[1]",
+        "Two default transitions",
+    ),
+    (
+        "bad JMESPath condition",
+        lambda b: WF(b)["transitions"][0].update(condition="output.["),
+        "$.workflows[0].transitions[0].condition",
+        "Invalid JMESPath 'output.['",
+    ),
+    (
+        "bad JMESPath transform",
+        lambda b: TASKS(b)[1].update(input_transform={"x": "ticket..a"}),
+        "$.workflows[0].tasks[1].input_transform.x",
+        "Invalid JMESPath",
+    ),
+    (
+        "bad output schema",
+        lambda b: TASKS(b)[0].update(output_schema={"type": "nonsense"}),
+        "$.workflows[0].tasks[0].output_schema",
+        "Invalid JSON Schema",
+    ),
+    (
+        "bad fields schema",
+        lambda b: b["ticket_types"][0].update(fields={"type": "object", "required": "title"}),
+        "$.ticket_types[0].fields",
+        "Invalid JSON Schema",
+    ),
+    (
+        "fields not an object schema",
+        lambda b: b["ticket_types"][0].update(fields={"type": "array"}),
+        "$.ticket_types[0].fields.type",
+        "must have type 'object'",
+    ),
+    (
+        "non-http action url",
+        lambda b: TASKS(b)[1].update(action_url="ftp://example.com/x"),
+        "$.workflows[0].tasks[1].action_url",
+        "absolute http(s) URL",
+    ),
+    (
+        "relative action url",
+        lambda b: TASKS(b)[1].update(action_url="/hook"),
+        "$.workflows[0].tasks[1].action_url",
+        "absolute http(s) URL",
+    ),
+    (
+        "action without url",
+        lambda b: TASKS(b)[1].pop("action_url"),
+        "$.workflows[0].tasks[1].action_url",
+        "needs an action URL",
+    ),
+    (
+        "form with url",
+        lambda b: TASKS(b)[0].update(action_url="https://x.test"),
+        "$.workflows[0].tasks[0].action_url",
+        "A FORM task has no action URL",
+    ),
+    (
+        "duplicate task key",
+        lambda b: TASKS(b).append({"key": "a", "title": "A2", "type": "FORM"}),
+        "$.workflows[0].tasks[2].key",
+        "Duplicate task key 'a'",
+    ),
+    (
+        "duplicate workflow key",
+        lambda b: b["workflows"].append(copy.deepcopy(WF(b))),
+        "$.workflows[1].key",
+        "Duplicate workflow key 'wf'",
+    ),
+    (
+        "duplicate ticket type key",
+        lambda b: b["ticket_types"].append(dict(b["ticket_types"][0])),
+        "$.ticket_types[1].key",
+        "Duplicate ticket type key 'tt'",
+    ),
+    (
+        "duplicate role",
+        lambda b: b["company_roles"].append({"name": "Staff"}),
+        "$.company_roles[1].name",
+        "Duplicate company role 'Staff'",
+    ),
+    (
+        "unknown company role",
+        lambda b: b["ticket_types"][0].update(company_roles=["Ghosts"]),
+        "$.ticket_types[0].company_roles[0]",
+        "Unknown company role 'Ghosts'",
+    ),
+    (
+        "unknown workflow",
+        lambda b: b["ticket_types"][0].update(workflow="nope"),
+        "$.ticket_types[0].workflow",
+        "Unknown workflow 'nope'",
+    ),
+    (
+        "transform value not a string",
+        lambda b: TASKS(b)[1].update(output_transform={"x": 1}),
+        "$.workflows[0].tasks[1].output_transform.x",
+        "is not of type 'string'",
+    ),
 ]
 
 
@@ -163,9 +296,8 @@ class ImportExportTests(TestCase):
 
 class CommandTests(TestCase):
     def write(self, data: Any) -> str:
-        handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        handle.write(data if isinstance(data, str) else json.dumps(data))
-        handle.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            handle.write(data if isinstance(data, str) else json.dumps(data))
         self.addCleanup(Path(handle.name).unlink)
         return handle.name
 
