@@ -182,6 +182,9 @@ WORKFLOW_MAX_AUTOMATED_STEPS = env_int("WORKFLOW_MAX_AUTOMATED_STEPS", 50)
 # Built-in demo action endpoints used by the sample bundles (/demo/...). Never in production.
 DEMO_ENDPOINTS_ENABLED = env_bool("DEMO_ENDPOINTS_ENABLED", DEBUG)
 
+# A form task open longer than this shows as overdue in the back office.
+TASK_OVERDUE_HOURS = env_int("TASK_OVERDUE_HOURS", 48)
+
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

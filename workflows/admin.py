@@ -3,7 +3,6 @@ from django.contrib import admin
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
 from workflows.models import (
     TaskDefinition,
-    TaskInstance,
     Transition,
     WorkflowDefinition,
     WorkflowInstance,
@@ -68,26 +67,4 @@ class WorkflowInstanceAdmin(CompanyAdmin):
         return False
 
 
-@admin.register(TaskInstance)
-class TaskInstanceAdmin(CompanyAdmin):
-    list_display = ["__str__", "workflow_instance", "status", "assigned_to", "created_at"]
-    list_select_related = ["task_definition", "workflow_instance", "assigned_to"]
-    search_fields = ["=id", "task_definition__title", "task_definition__key"]
-    list_filter = ["status", "assigned_to", "task_definition__task_type"]
-    readonly_fields = [
-        "uuid",
-        "workflow_instance",
-        "task_definition",
-        "input_data",
-        "output_data",
-        "attempts",
-        "deadline_at",
-        "started_at",
-        "completed_at",
-        "created_at",
-        "assigned_at",
-    ]
-    autocomplete_fields = ["assigned_to"]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
+# TaskInstance's admin lives in tickets/admin.py: it links each task to its ticket.
