@@ -19,8 +19,9 @@ from unfold.paginator import InfinitePaginator
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline, scope_for
 from accounts.models import User
 from accounts.roles import SystemRole
+from tickets import definitions_admin  # noqa: F401  (registers the definition admins)
 from tickets import services as ticket_services
-from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TicketType, TimelineEvent
+from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TimelineEvent
 from workflows import services
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, WorkflowInstance, WorkflowStatus
 
@@ -460,13 +461,3 @@ class TimelineEventAdmin(CompanyAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
-
-
-@admin.register(TicketType)
-class TicketTypeAdmin(CompanyAdmin):
-    list_display = ["title", "key", "workflow", "updated_at"]
-    list_select_related = ["workflow"]
-    search_fields = ["title", "key", "description"]
-    list_filter = ["workflow", "company_roles"]
-    filter_horizontal = ["company_roles"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]

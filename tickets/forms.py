@@ -23,9 +23,28 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def prune_empty(value: Any) -> Any:
+    """Drops None, "" and [] that the widget fills in for untouched inputs, so a
+    saved JSON Schema holds only what the author set."""
+    if isinstance(value, dict):
+        pruned = {k: prune_empty(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, "", [])}
+    if isinstance(value, list):
+        return [prune_empty(v) for v in value]
+    return value
+
+
 class SchemaField(JSONFormField):
     """The django-jsonform widget, with validation left to `jsonschema` on the server
     (django-jsonform's own validator treats every property as required)."""
+
+    def __init__(self, *args: Any, prune_empty: bool = False, **kwargs: Any) -> None:
+        self.prune = prune_empty
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value: Any) -> Any:
+        cleaned = super().clean(value)
+        return prune_empty(cleaned) if self.prune else cleaned
 
     def validate(self, value: Any) -> None:
         forms.JSONField.validate(self, value)

@@ -48,3 +48,35 @@ OBJECT_SCHEMA_SCHEMA: dict[str, Any] = {
     "title": "JSON Schema",
     "additionalProperties": True,
 }
+
+# An editor for the JSON Schemas of forms (ticket fields, task input/output): the
+# subset the product's forms use. Empty values the widget fills in are pruned on save.
+_PROPERTY_EDITOR: dict[str, Any] = {
+    "type": "object",
+    "keys": {
+        "type": {"type": "string", "choices": ["string", "number", "integer", "boolean", "array", "object"]},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "enum": {"type": "array", "items": {"type": "string"}},
+        "format": {"type": "string", "choices": ["", "date", "date-time", "email", "uri"]},
+        "minLength": {"type": "integer"},
+        "maxLength": {"type": "integer"},
+        "minimum": {"type": "number"},
+        "maximum": {"type": "number"},
+        "widget": {"type": "string", "choices": ["", "textarea"]},
+    },
+}
+JSON_SCHEMA_EDITOR: dict[str, Any] = {
+    "type": "object",
+    "title": "Form schema",
+    "keys": {
+        "type": {"type": "string", "choices": ["object"], "default": "object"},
+        "properties": {
+            "type": "object",
+            "title": "Fields",
+            "keys": {},
+            "additionalProperties": _PROPERTY_EDITOR,
+        },
+        "required": {"type": "array", "title": "Required fields", "items": {"type": "string"}},
+    },
+}
