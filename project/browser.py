@@ -63,8 +63,13 @@ class BrowserTestCase(StaticLiveServerTestCase):
         def on_page_error(error: Any) -> None:
             self.console_errors.append(f"{page.url}: {error}")
 
+        def on_response(response: Any) -> None:
+            if response.status >= 400:
+                self.console_errors.append(f"{page.url}: HTTP {response.status} for {response.url}")
+
         page.on("console", on_console)
         page.on("pageerror", on_page_error)
+        page.on("response", on_response)
 
     def url(self, path: str) -> str:
         return self.live_server_url + path

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "project.middleware.AdminContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -199,6 +200,7 @@ SECURE_CSP = {
     "frame-ancestors": ["'none'"],
     "form-action": ["'self'"],
 }
+ADMIN_CSP = {**SECURE_CSP, "script-src": [*SECURE_CSP["script-src"], "'unsafe-eval'"]}
 
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG and not TESTING:

@@ -20,6 +20,7 @@ from import_export.admin import ImportExportMixin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
+from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
 from accounts.models import Company, User
@@ -254,7 +255,7 @@ class TransitionInline(CompanyTabularInline):
 
 
 class BundleUploadForm(forms.Form):
-    file = forms.FileField(required=False, label="Bundle file (.json)")
+    file = forms.FileField(required=False, label="Bundle file (.json)", widget=UnfoldAdminFileFieldWidget)
     text = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 10}), label="…or paste the bundle"
     )

@@ -48,14 +48,22 @@ class BackOfficeTestCase(TestCase):
 
 class TicketActionTests(BackOfficeTestCase):
     def changelist_action(self, name: str, tickets: list[Ticket]) -> object:
-        return self.client.post(reverse("admin:tickets_ticket_changelist"), {
-            "action": name, "_selected_action": [t.pk for t in tickets],
-        })
+        return self.client.post(
+            reverse("admin:tickets_ticket_changelist"),
+            {
+                "action": name,
+                "_selected_action": [t.pk for t in tickets],
+            },
+        )
 
     def test_hold_resume_cancel_as_bulk_actions(self) -> None:
         ticket = self.ticket()
         self.client.force_login(self.ticket_admin)
-        for name, expected in (("hold_selected", "ON_HOLD"), ("resume_selected", "IN_PROGRESS"), ("cancel_selected", "CANCELLED")):
+        for name, expected in (
+            ("hold_selected", "ON_HOLD"),
+            ("resume_selected", "IN_PROGRESS"),
+            ("cancel_selected", "CANCELLED"),
+        ):
             self.changelist_action(name, [ticket])
             ticket.workflow_instance.refresh_from_db()
             self.assertEqual(ticket.workflow_instance.status, expected, name)
@@ -71,7 +79,10 @@ class TicketActionTests(BackOfficeTestCase):
 
     @override_settings(ACTIONS_ALLOW_PRIVATE_NETWORKS=False)
     def test_retry_from_the_ticket_page(self) -> None:
-        wf = make_workflow(self.company, [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://10.0.0.1/x"}])
+        wf = make_workflow(
+            self.company,
+            [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://10.0.0.1/x"}],
+        )
         tt = make_ticket_type(self.company, wf, fields={"type": "object"})
         with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
             ticket = submit_ticket(user=self.submitter, ticket_type=tt, data={})
@@ -115,15 +126,24 @@ class TicketActionTests(BackOfficeTestCase):
             tt = make_ticket_type(self.other, self.other_wf, fields={"type": "object"})
             foreign = submit_ticket(user=self.other_admin, ticket_type=tt, data={})
         self.client.force_login(self.ticket_admin)
-        self.assertEqual(self.client.get(reverse("admin:tickets_ticket_cancel_detail", args=[foreign.pk])).status_code, 404)
+        self.assertEqual(
+            self.client.get(reverse("admin:tickets_ticket_cancel_detail", args=[foreign.pk])).status_code, 404
+        )
         task = self.task_of(foreign)
-        self.assertEqual(self.client.get(reverse("admin:workflows_taskinstance_reassign_detail", args=[task.pk])).status_code, 404)
+        self.assertEqual(
+            self.client.get(
+                reverse("admin:workflows_taskinstance_reassign_detail", args=[task.pk])
+            ).status_code,
+            404,
+        )
 
     def test_filters_and_task_views(self) -> None:
         with_error = self.ticket()
         plain = self.ticket()
         with scopes_disabled():
-            TicketError.objects.create(company=self.company, ticket=with_error, error_type="TASK_UPDATE", message="x")
+            TicketError.objects.create(
+                company=self.company, ticket=with_error, error_type="TASK_UPDATE", message="x"
+            )
         old = self.task_of(plain)
         TaskInstance._base_manager.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=5))
         TaskInstance._base_manager.filter(pk=self.task_of(with_error).pk).update(assigned_to=None)
@@ -148,7 +168,9 @@ class ErrorTriageTests(BackOfficeTestCase):
     def test_status_moves_forward_with_notes(self) -> None:
         ticket = self.ticket()
         with scopes_disabled():
-            error = TicketError.objects.create(company=self.company, ticket=ticket, error_type="TASK_UPDATE", message="boom")
+            error = TicketError.objects.create(
+                company=self.company, ticket=ticket, error_type="TASK_UPDATE", message="boom"
+            )
         self.client.force_login(self.ticket_admin)
         url = reverse("admin:tickets_ticketerror_change", args=[error.pk])
         self.client.post(url, {"status": "REVIEWED", "resolution_notes": "looking"})
@@ -156,7 +178,10 @@ class ErrorTriageTests(BackOfficeTestCase):
         self.assertEqual((error.status, error.resolution_notes), ("REVIEWED", "looking"))
         response = self.client.post(url, {"status": "NEW", "resolution_notes": ""})
         self.assertContains(response, "only moves forward")
-        self.client.post(reverse("admin:tickets_ticketerror_changelist"), {"action": "mark_resolved", "_selected_action": [error.pk]})
+        self.client.post(
+            reverse("admin:tickets_ticketerror_changelist"),
+            {"action": "mark_resolved", "_selected_action": [error.pk]},
+        )
         error.refresh_from_db()
         self.assertEqual(error.status, "RESOLVED")
 
@@ -179,7 +204,9 @@ class DashboardTests(BackOfficeTestCase):
         for _ in range(20):
             ticket = self.ticket()
             with scopes_disabled():
-                TicketError.objects.create(company=self.company, ticket=ticket, error_type="TASK_UPDATE", message="x")
+                TicketError.objects.create(
+                    company=self.company, ticket=ticket, error_type="TASK_UPDATE", message="x"
+                )
         large, response = load()
         self.assertEqual(small, large)
         self.assertEqual(response.context["tf_new_errors"], 20)  # type: ignore[attr-defined]
@@ -198,11 +225,15 @@ class DefinitionAdminTests(BackOfficeTestCase):
         self.client.force_login(self.creator)
         with scopes_disabled():
             task = self.wf.tasks.get(key="a")
-        content = self.client.get(reverse("admin:workflows_taskdefinition_change", args=[task.pk])).content.decode()
+        content = self.client.get(
+            reverse("admin:workflows_taskdefinition_change", args=[task.pk])
+        ).content.decode()
         for name in ("ext_ref", "input_schema", "output_schema", "input_transform", "output_transform"):
             self.assertRegex(content, rf'name="{name}"[^>]*data-django-jsonform', name)
         self.assertIn("font-mono", content)
-        content = self.client.get(reverse("admin:tickets_tickettype_change", args=[self.tt.pk])).content.decode()
+        content = self.client.get(
+            reverse("admin:tickets_tickettype_change", args=[self.tt.pk])
+        ).content.decode()
         self.assertRegex(content, r'name="fields"[^>]*data-django-jsonform')
 
     def test_saving_runs_the_validator(self) -> None:
@@ -210,11 +241,23 @@ class DefinitionAdminTests(BackOfficeTestCase):
         with scopes_disabled():
             task = self.wf.tasks.get(key="b")
         url = reverse("admin:workflows_taskdefinition_change", args=[task.pk])
-        response = self.client.post(url, {
-            "workflow": self.wf.pk, "key": "b", "title": "B", "task_type": "SYNC_ACTION", "action_url": "",
-            "version": 1, "ext_ref": "[]", "input_schema": "{}", "output_schema": "{}",
-            "input_transform": json.dumps({"x": "ticket.["}), "output_transform": "{}",
-        }, follow=True)
+        response = self.client.post(
+            url,
+            {
+                "workflow": self.wf.pk,
+                "key": "b",
+                "title": "B",
+                "task_type": "SYNC_ACTION",
+                "action_url": "",
+                "version": 1,
+                "ext_ref": "[]",
+                "input_schema": "{}",
+                "output_schema": "{}",
+                "input_transform": json.dumps({"x": "ticket.["}),
+                "output_transform": "{}",
+            },
+            follow=True,
+        )
         text = response.content.decode()
         self.assertIn("is not valid yet", text)
         self.assertIn("needs an action URL", text)
@@ -223,13 +266,24 @@ class DefinitionAdminTests(BackOfficeTestCase):
     def test_schema_editor_prunes_empty_values(self) -> None:
         from tickets.forms import prune_empty
 
-        value = {"type": "object", "properties": {"a": {"type": "string", "title": "", "enum": [], "minimum": None}}, "required": []}
+        value = {
+            "type": "object",
+            "properties": {"a": {"type": "string", "title": "", "enum": [], "minimum": None}},
+            "required": [],
+        }
         self.assertEqual(prune_empty(value), {"type": "object", "properties": {"a": {"type": "string"}}})
 
     def test_ticket_admin_reads_but_cannot_change_definitions(self) -> None:
         self.client.force_login(self.ticket_admin)
-        self.assertEqual(self.client.get(reverse("admin:workflows_workflowdefinition_change", args=[self.wf.pk])).status_code, 200)
-        self.assertEqual(self.client.get(reverse("admin:workflows_workflowdefinition_upload_bundle")).status_code, 403)
+        self.assertEqual(
+            self.client.get(
+                reverse("admin:workflows_workflowdefinition_change", args=[self.wf.pk])
+            ).status_code,
+            200,
+        )
+        self.assertEqual(
+            self.client.get(reverse("admin:workflows_workflowdefinition_upload_bundle")).status_code, 403
+        )
         self.assertEqual(self.client.get(reverse("admin:workflows_workflowdefinition_add")).status_code, 403)
 
 
@@ -264,21 +318,29 @@ class BundleAdminTests(BackOfficeTestCase):
 
     def test_export_buttons_are_scoped(self) -> None:
         self.client.force_login(self.creator)
-        response = self.client.get(reverse("admin:workflows_workflowdefinition_export_one", args=[self.wf.pk]))
+        response = self.client.get(
+            reverse("admin:workflows_workflowdefinition_export_one", args=[self.wf.pk])
+        )
         self.assertEqual(json.loads(response.content)["workflows"][0]["key"], "flow")
         foreign = reverse("admin:workflows_workflowdefinition_export_one", args=[self.other_wf.pk])
         self.assertEqual(self.client.get(foreign).status_code, 404)
-        everything = json.loads(self.client.get(reverse("admin:workflows_workflowdefinition_export_all")).content)
+        everything = json.loads(
+            self.client.get(reverse("admin:workflows_workflowdefinition_export_all")).content
+        )
         self.assertEqual([w["key"] for w in everything["workflows"]], ["flow"])
 
 
 class ImportExportAdminTests(BackOfficeTestCase):
     def test_csv_export_is_scoped_and_uses_keys(self) -> None:
         self.client.force_login(self.creator)
-        response = self.client.post(reverse("admin:workflows_taskdefinition_export"), {
-            "format": "0", "resource": "0",
-            **{f"taskresource_{f}": "on" for f in ("workflow", "key", "title", "task_type")},
-        })
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_export"),
+            {
+                "format": "0",
+                "resource": "0",
+                **{f"taskresource_{f}": "on" for f in ("workflow", "key", "title", "task_type")},
+            },
+        )
         self.assertEqual(response.status_code, 200, response.content[:500])
         text = response.content.decode()
         self.assertIn("flow", text)
@@ -287,9 +349,14 @@ class ImportExportAdminTests(BackOfficeTestCase):
     def test_csv_import_preview_rejects_other_company_keys(self) -> None:
         self.client.force_login(self.creator)
         csv = "workflow,key,title,task_type\nflow,c,C,FORM\nsecret-flow,z,Z,FORM\n"
-        response = self.client.post(reverse("admin:workflows_taskdefinition_import"), {
-            "format": "0", "resource": "0", "import_file": SimpleUploadedFile("t.csv", csv.encode()),
-        })
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_import"),
+            {
+                "format": "0",
+                "resource": "0",
+                "import_file": SimpleUploadedFile("t.csv", csv.encode()),
+            },
+        )
         self.assertEqual(response.status_code, 200)
         result = response.context["result"]
         self.assertTrue(result.has_validation_errors() or result.has_errors())
@@ -300,9 +367,14 @@ class ImportExportAdminTests(BackOfficeTestCase):
     def test_csv_import_of_own_rows(self) -> None:
         self.client.force_login(self.creator)
         csv = "workflow,key,title,task_type\nflow,c,C,FORM\n"
-        response = self.client.post(reverse("admin:workflows_taskdefinition_import"), {
-            "format": "0", "resource": "0", "import_file": SimpleUploadedFile("t.csv", csv.encode()),
-        })
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_import"),
+            {
+                "format": "0",
+                "resource": "0",
+                "import_file": SimpleUploadedFile("t.csv", csv.encode()),
+            },
+        )
         self.assertEqual(response.status_code, 200)
         result = response.context["result"]
         self.assertFalse(result.has_errors() or result.has_validation_errors(), result.invalid_rows)

@@ -1,0 +1,72 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.test import override_settings
+from django_scopes import scopes_disabled
+
+from accounts.roles import SystemRole
+from accounts.tenancy import company_scope
+from project.browser import BrowserTestCase
+from project.testing import (
+    PASSWORD,
+    make_company,
+    make_ticket_type,
+    make_user,
+    make_workflow,
+    run_queued_tasks,
+)
+from tickets.services import submit_ticket
+from workflows.models import TaskStatus, TaskType, WorkflowDefinition, WorkflowStatus
+
+SAMPLE = Path(settings.BASE_DIR) / "fixtures" / "bundles" / "it-support.json"
+
+
+class BackOfficeBrowserTests(BrowserTestCase):
+    def admin_log_in(self, page: object, email: str) -> None:
+        self.log_in(page, email, PASSWORD)
+        page.goto(self.url("/admin/"))  # type: ignore[attr-defined]
+
+    def test_creator_uploads_a_bundle(self) -> None:
+        company = make_company("Upload Co")
+        creator = make_user(company, SystemRole.WORKFLOW_CREATOR)
+        page = self.page
+        self.admin_log_in(page, creator.email)
+        page.goto(self.url("/admin/workflows/workflowdefinition/upload-bundle/"))
+        page.set_input_files("#id_file", str(SAMPLE))
+        page.get_by_role("button", name="Check bundle").click()
+        page.wait_for_selector("#bundle-valid")
+        page.get_by_role("button", name="Confirm import").click()
+        page.wait_for_url(self.url("/admin/workflows/workflowdefinition/"))
+        self.assertIn("IT support", page.locator("#result_list").inner_text())
+        with scopes_disabled():
+            self.assertTrue(WorkflowDefinition.objects.filter(company=company, key="it-support").exists())
+        self.assert_console_clean()
+
+    @override_settings(ACTIONS_ALLOW_PRIVATE_NETWORKS=False)
+    def test_ticket_admin_opens_dashboard_and_retries_a_failed_step(self) -> None:
+        company = make_company("Retry Co")
+        admin_user = make_user(company, SystemRole.TICKET_ADMIN)
+        submitter = make_user(company, SystemRole.USER)
+        wf = make_workflow(
+            company, [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://10.0.0.1/x"}]
+        )
+        tt = make_ticket_type(company, wf, fields={"type": "object"})
+        with company_scope(company):
+            ticket = submit_ticket(user=submitter, ticket_type=tt, data={"title": "Needs retry"})
+            run_queued_tasks()
+        ticket.workflow_instance.refresh_from_db()
+        self.assertEqual(ticket.workflow_instance.status, WorkflowStatus.ON_HOLD)
+
+        page = self.page
+        self.admin_log_in(page, admin_user.email)
+        self.assertEqual(page.get_by_test_id("new-errors").inner_text().strip(), "1")
+        self.assertTrue(page.locator("#tf-dashboard canvas.chart").is_visible())
+        page.goto(self.url(f"/admin/tickets/ticket/{ticket.pk}/change/"))
+        page.locator(f'a[href="/admin/tickets/ticket/{ticket.pk}/retry/"]').first.click()
+        page.wait_for_load_state()
+        with scopes_disabled():
+            task = ticket.workflow_instance.tasks.get()
+            ticket.workflow_instance.refresh_from_db()
+        self.assertEqual(task.status, TaskStatus.OPEN)
+        self.assertEqual(ticket.workflow_instance.status, WorkflowStatus.IN_PROGRESS)
+        self.assert_console_clean()
