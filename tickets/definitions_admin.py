@@ -181,9 +181,22 @@ class TransitionResource(CompanyResource):
     def dehydrate_workflow(self, obj: Transition) -> str:
         return obj.workflow.key
 
+    def get_instance(self, instance_loader: Any, row: Any) -> Any:
+        # Natural key: (workflow, from, to) by key, inside the importer's company.
+        return (
+            self.get_queryset()
+            .filter(
+                workflow__key=row.get("workflow"),
+                from_task__key=row.get("from_task"),
+                to_task__key=row.get("to_task"),
+            )
+            .first()
+        )
+
     class Meta:
         model = Transition
-        fields = ("id", "workflow", "from_task", "to_task", "condition", "priority")
+        import_id_fields = ("workflow", "from_task", "to_task")
+        fields = ("workflow", "from_task", "to_task", "condition", "priority")
 
 
 class TicketTypeResource(CompanyResource):

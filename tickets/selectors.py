@@ -94,11 +94,26 @@ def labelled_data(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[st
 TIMELINE_LIMIT = 200
 
 
-def ticket_detail_context(ticket: Ticket) -> dict[str, Any]:
+SUBMITTER_EVENT_KINDS = (
+    "started",
+    "task_created",
+    "task_completed",
+    "completed",
+    "cancelled",
+    "held",
+    "resumed",
+    "retried",
+)
+
+
+def ticket_detail_context(ticket: Ticket, *, staff_view: bool) -> dict[str, Any]:
     instance = ticket.workflow_instance
     tasks = list(instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id"))
     current = tasks[-1] if tasks else None
-    timeline = list(ticket.timeline.select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LIMIT])
+    timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
+    if not staff_view:  # submitters see the story, not the plumbing (URLs, retries, routing data)
+        timeline_qs = timeline_qs.filter(kind__in=SUBMITTER_EVENT_KINDS)
+    timeline = list(timeline_qs[:TIMELINE_LIMIT])
     open_errors = list(ticket.errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5])
     return {
         "ticket": ticket,
@@ -110,6 +125,7 @@ def ticket_detail_context(ticket: Ticket) -> dict[str, Any]:
         "timeline": timeline,
         "open_errors": open_errors,
         "is_active": instance.status in ACTIVE_WORKFLOW_STATUSES,
+        "staff_view": staff_view,
     }
 
 

@@ -88,7 +88,8 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         ),
         pk=ticket_id,
     )
-    return render(request, "tickets/detail.html", selectors.ticket_detail_context(ticket))
+    context = selectors.ticket_detail_context(ticket, staff_view=user.has_role(SystemRole.TICKET_ADMIN))
+    return render(request, "tickets/detail.html", context)
 
 
 @login_required

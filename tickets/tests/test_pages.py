@@ -260,3 +260,26 @@ class QueryCountTests(PagesTestCase):
         self.client.force_login(self.worker)
         self.assertEqual(self.count_queries(reverse("task_list")), small_tasks)
         self.assertEqual(small, large)
+
+
+class DetailWordingTests(PagesTestCase):
+    @override_settings(ACTIONS_ALLOW_PRIVATE_NETWORKS=False)
+    def test_on_hold_line_is_plain_for_submitters_and_detailed_for_ticket_admins(self) -> None:
+        from project.testing import run_queued_tasks
+        from workflows.models import TaskType
+
+        wf = make_workflow(
+            self.company,
+            [{"key": "call", "task_type": TaskType.SYNC_ACTION, "action_url": "http://10.0.0.1/x"}],
+        )
+        tt = make_ticket_type(self.company, wf, fields={"type": "object"})
+        with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
+            ticket = submit_ticket(user=self.submitter, ticket_type=tt, data={"title": "x"})
+        with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
+            run_queued_tasks()
+        self.client.force_login(self.submitter)
+        response = self.client.get(reverse("ticket_detail", args=[ticket.pk]))
+        self.assertContains(response, "could not continue")
+        self.assertNotContains(response, "10.0.0.1")
+        self.client.force_login(self.ticket_admin)
+        self.assertContains(self.client.get(reverse("ticket_detail", args=[ticket.pk])), "10.0.0.1")
