@@ -40,3 +40,22 @@ class SettingsTests(SimpleTestCase):
     def test_debug_with_defaults_imports(self) -> None:
         result = _import_settings(DEBUG="true")
         self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_production_settings_pass_check_deploy(self) -> None:
+        clean = {k: v for k, v in os.environ.items() if k not in {"TESTING", "DEBUG", "DATABASE_URL"}}
+        env = {
+            **clean,
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "tickets.example.com",
+            "SECRET_KEY": "x" * 30 + "-Zq8!" * 8,
+        }
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("no issues", result.stdout)

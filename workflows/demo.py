@@ -51,21 +51,25 @@ def demo_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequ
     return wrapped
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+def _signed_json(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object, or None when it is malformed or not signed by us."""
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return None
-    return body if isinstance(body, dict) else None
+    return body if isinstance(body, dict) and _signed_by_us(request) else None
+
+
+_REFUSED = {"error": "unsigned or malformed request"}
 
 
 @csrf_exempt
 @demo_only
 @require_POST
 def budget_check(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    if body is None or not _signed_by_us(request):
-        return JsonResponse({"error": "unsigned or malformed request"}, status=400)
+    body = _signed_json(request)
+    if body is None:
+        return JsonResponse(_REFUSED, status=400)
     amount = body.get("amount")
     if not isinstance(amount, (int, float)):
         return JsonResponse({"error": "amount must be a number"}, status=422)
@@ -83,9 +87,9 @@ def deliver_callback(url: str, token: str, payload: dict[str, Any]) -> int:
 @demo_only
 @require_POST
 def provision_account(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    if body is None or not _signed_by_us(request):
-        return JsonResponse({"error": "unsigned or malformed request"}, status=400)
+    body = _signed_json(request)
+    if body is None:
+        return JsonResponse(_REFUSED, status=400)
     url, token = body.get("callback_url"), body.get("callback_token")
     if not isinstance(url, str) or not isinstance(token, str):
         return JsonResponse({"error": "callback_url and callback_token are required"}, status=422)

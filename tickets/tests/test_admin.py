@@ -346,18 +346,18 @@ class ImportExportAdminTests(BackOfficeTestCase):
         self.assertIn("flow", text)
         self.assertNotIn("secret-flow", text)
 
+    def preview(self, csv: str):  # type: ignore[no-untyped-def]
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_import"),
+            {"format": "0", "resource": "0", "import_file": SimpleUploadedFile("t.csv", csv.encode())},
+        )
+        self.assertEqual(response.status_code, 200)
+        return response
+
     def test_csv_import_preview_rejects_other_company_keys(self) -> None:
         self.client.force_login(self.creator)
         csv = "workflow,key,title,task_type\nflow,c,C,FORM\nsecret-flow,z,Z,FORM\n"
-        response = self.client.post(
-            reverse("admin:workflows_taskdefinition_import"),
-            {
-                "format": "0",
-                "resource": "0",
-                "import_file": SimpleUploadedFile("t.csv", csv.encode()),
-            },
-        )
-        self.assertEqual(response.status_code, 200)
+        response = self.preview(csv)
         result = response.context["result"]
         self.assertTrue(result.has_validation_errors() or result.has_errors())
         with scopes_disabled():
@@ -367,15 +367,7 @@ class ImportExportAdminTests(BackOfficeTestCase):
     def test_csv_import_of_own_rows(self) -> None:
         self.client.force_login(self.creator)
         csv = "workflow,key,title,task_type\nflow,c,C,FORM\n"
-        response = self.client.post(
-            reverse("admin:workflows_taskdefinition_import"),
-            {
-                "format": "0",
-                "resource": "0",
-                "import_file": SimpleUploadedFile("t.csv", csv.encode()),
-            },
-        )
-        self.assertEqual(response.status_code, 200)
+        response = self.preview(csv)
         result = response.context["result"]
         self.assertFalse(result.has_errors() or result.has_validation_errors(), result.invalid_rows)
         confirm = response.context["confirm_form"]
