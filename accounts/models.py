@@ -85,6 +85,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_available = models.BooleanField(
         default=True, help_text="Available task workers receive new form tasks."
     )
+    # Set by assignment (under the company lock): ties go to the least recently assigned.
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]

@@ -6,7 +6,8 @@ one company are serialised and two tasks never read the same "fewest" count."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Company, User
@@ -39,10 +40,19 @@ def available_workers(company_id: int) -> QuerySet[User]:
 
 
 def choose_worker(company_id: int) -> AssignmentDecision:
+    # A correlated count per worker reads only the partial index of open tasks, so
+    # the cost follows open work, not the company's whole task history.
+    open_count = (
+        TaskInstance.objects.filter(assigned_to=OuterRef("pk"), status__in=OPEN_TASK_STATUSES)
+        .order_by()
+        .values("assigned_to")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     workers = list(
         available_workers(company_id).annotate(
-            open_count=Count("assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES)),
-            last_assigned=Max("assigned_tasks__assigned_at"),
+            open_count=Coalesce(Subquery(open_count, output_field=IntegerField()), 0),
+            last_assigned=F("last_assigned_at"),
         )
     )
     if not workers:
@@ -68,7 +78,10 @@ def assign(task: TaskInstance) -> AssignmentDecision:
     """Assigns `task` (unsaved changes are saved). Must run inside a transaction."""
     Company.objects.select_for_update().filter(pk=task.company_id).first()
     decision = choose_worker(task.company_id)
+    now = timezone.now()
     task.assigned_to = decision.user
-    task.assigned_at = timezone.now() if decision.user else None
+    task.assigned_at = now if decision.user else None
     task.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+    if decision.user is not None:
+        User.objects.filter(pk=decision.user.pk).update(last_assigned_at=now)
     return decision

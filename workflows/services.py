@@ -443,9 +443,12 @@ def reassign(*, task: TaskInstance, user: User | None, actor: User) -> None:
         current = locked_task(task.pk)
         if current.status not in OPEN_TASK_STATUSES or current.task_definition.is_action:
             raise StateConflict("Only open form tasks can be reassigned.")
+        now = timezone.now()
         current.assigned_to = user
-        current.assigned_at = timezone.now() if user else None
+        current.assigned_at = now if user else None
         current.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+        if user is not None:
+            User.objects.filter(pk=user.pk).update(last_assigned_at=now)
         engine.emit(
             instance,
             "reassigned",
