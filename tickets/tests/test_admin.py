@@ -14,7 +14,7 @@ from django_scopes import scopes_disabled
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, make_workflow, run_queued_tasks
-from tickets.models import ErrorStatus, Ticket, TicketError
+from tickets.models import ErrorStatus, Ticket, TicketError, TicketType
 from tickets.services import submit_ticket
 from tickets.tests.test_bundles import base
 from workflows.models import TaskInstance, TaskStatus, TaskType, WorkflowDefinition, WorkflowStatus
@@ -376,3 +376,54 @@ class ImportExportAdminTests(BackOfficeTestCase):
         with scopes_disabled():
             task = self.wf.tasks.get(key="c")
         self.assertEqual(task.company, self.company)
+
+
+class ResourceImportTests(BackOfficeTestCase):
+    """Each definition resource imports by key, inside the importer's company only."""
+
+    def run_import(self, model: str, csv: str) -> object:
+        self.client.force_login(self.creator)
+        response = self.client.post(
+            reverse(f"admin:{model}_import"),
+            {"format": "0", "resource": "0", "import_file": SimpleUploadedFile("rows.csv", csv.encode())},
+        )
+        self.assertEqual(response.status_code, 200)
+        result = response.context["result"]
+        if result.has_errors() or result.has_validation_errors():
+            return result
+        response = self.client.post(
+            reverse(f"admin:{model}_process_import"), response.context["confirm_form"].initial
+        )
+        self.assertEqual(response.status_code, 302)
+        return result
+
+    def test_workflow_transition_and_ticket_type_rows(self) -> None:
+        self.run_import("workflows_workflowdefinition", "key,title\nflow,Flow renamed\nnew-flow,New flow\n")
+        with scopes_disabled():
+            self.assertEqual(
+                WorkflowDefinition.objects.get(company=self.company, key="flow").title, "Flow renamed"
+            )
+            self.assertTrue(WorkflowDefinition.objects.filter(company=self.company, key="new-flow").exists())
+            self.assertEqual(
+                WorkflowDefinition.objects.get(company=self.other, key="secret-flow").title, "Test workflow"
+            )
+        self.run_import(
+            "workflows_transition", "workflow,from_task,to_task,condition,priority\nflow,a,b,output.ok,5\n"
+        )
+        with scopes_disabled():
+            transition = self.wf.transitions.get()
+        self.assertEqual((transition.condition, transition.priority), ("output.ok", 5))
+        self.run_import("tickets_tickettype", "key,title,workflow\nnew-type,New type,new-flow\n")
+        with scopes_disabled():
+            self.assertEqual(
+                TicketType.objects.get(company=self.company, key="new-type").workflow.key, "new-flow"
+            )
+
+    def test_rows_naming_another_companys_keys_are_errors(self) -> None:
+        result = self.run_import("tickets_tickettype", "key,title,workflow\nsneaky,Sneaky,secret-flow\n")
+        self.assertTrue(result.has_validation_errors() or result.has_errors())  # type: ignore[attr-defined]
+        result = self.run_import("workflows_transition", "workflow,from_task,to_task\nsecret-flow,x,x\n")
+        self.assertTrue(result.has_validation_errors() or result.has_errors())  # type: ignore[attr-defined]
+        with scopes_disabled():
+            self.assertFalse(TicketType.objects.filter(key="sneaky").exists())
+            self.assertEqual(self.other_wf.transitions.count(), 0)

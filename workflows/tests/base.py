@@ -39,12 +39,13 @@ class EngineTestCase(TestCase):
     def drain(self) -> int:
         """Runs background tasks until none is left, including those enqueued on commit."""
         total = 0
-        while True:
+        for _ in range(500):  # a bound, so a definition loop fails the test instead of hanging
             with self.captureOnCommitCallbacks(execute=True):
                 ran = run_queued_tasks(limit=1)
             total += ran
             if not ran:
                 return total
+        raise AssertionError("Background tasks kept coming: a loop?")
 
     def current_task(self, ticket: Ticket) -> TaskInstance:
         task = ticket.workflow_instance.tasks.order_by("-id").first()
