@@ -7,7 +7,6 @@ before validation so per-company uniqueness gives a form error instead of a cras
 
 from typing import Any
 
-from django.contrib import admin
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.db import models
@@ -149,12 +148,3 @@ class CompanyTabularInline(CompanyInlineMixin, TabularInline):
 
 class CompanyStackedInline(CompanyInlineMixin, StackedInline):
     extra = 0
-
-
-__all__ = [
-    "CompanyAdmin",
-    "CompanyStackedInline",
-    "CompanyTabularInline",
-    "admin",
-    "scope_for",
-]

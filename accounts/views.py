@@ -37,9 +37,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html", {"summary": landing_summary(user)})
 
 
-__all__ = ["User", "home", "profile", "signup"]
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:

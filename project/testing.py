@@ -13,7 +13,6 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Company, CompanyRole, User
-from accounts.roles import SystemRole
 from accounts.services import set_roles
 from tickets.models import TicketType
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
@@ -179,7 +178,3 @@ class LoopbackServer:
 
 def json_reply(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-
-def roles_all() -> list[str]:
-    return list(SystemRole.values)

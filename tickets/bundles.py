@@ -123,30 +123,19 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
     problems: list[Problem] = []
     add = lambda path, message: problems.append(Problem(path, message))  # noqa: E731
 
-    role_names = set()
-    for i, role in enumerate(bundle.get("company_roles", [])):
-        if role["name"] in role_names:
-            add(f"$.company_roles[{i}].name", f"Duplicate company role '{role['name']}'.")
-        role_names.add(role["name"])
+    role_names = _unique(bundle.get("company_roles", []), "name", "$.company_roles", "company role", add)
     if company is not None:
         role_names |= set(CompanyRole.objects.filter(company=company).values_list("name", flat=True))
 
-    workflow_keys: set[str] = set()
+    workflow_keys = _unique(bundle.get("workflows", []), "key", "$.workflows", "workflow key", add)
     for w, wf in enumerate(bundle.get("workflows", [])):
-        base = f"$.workflows[{w}]"
-        if wf["key"] in workflow_keys:
-            add(f"{base}.key", f"Duplicate workflow key '{wf['key']}'.")
-        workflow_keys.add(wf["key"])
-        _check_workflow(wf, base, add)
+        _check_workflow(wf, f"$.workflows[{w}]", add)
     if company is not None:
         workflow_keys |= set(WorkflowDefinition.objects.filter(company=company).values_list("key", flat=True))
 
-    type_keys: set[str] = set()
+    _unique(bundle.get("ticket_types", []), "key", "$.ticket_types", "ticket type key", add)
     for t, tt in enumerate(bundle.get("ticket_types", [])):
         base = f"$.ticket_types[{t}]"
-        if tt["key"] in type_keys:
-            add(f"{base}.key", f"Duplicate ticket type key '{tt['key']}'.")
-        type_keys.add(tt["key"])
         if tt["workflow"] not in workflow_keys:
             add(f"{base}.workflow", f"Unknown workflow '{tt['workflow']}'.")
         for r, name in enumerate(tt.get("company_roles", [])):
@@ -154,6 +143,16 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
                 add(f"{base}.company_roles[{r}]", f"Unknown company role '{name}'.")
         _check_schema(tt.get("fields"), f"{base}.fields", add, must_be_object=True)
     return problems
+
+
+def _unique(items: list[dict[str, Any]], field: str, base: str, label: str, add: Any) -> set[str]:
+    """The set of `field` values; each repeat is reported at its own path."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item[field] in seen:
+            add(f"{base}[{i}].{field}", f"Duplicate {label} '{item[field]}'.")
+        seen.add(item[field])
+    return seen
 
 
 def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:

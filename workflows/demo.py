@@ -41,12 +41,20 @@ def _signed_by_us(request: HttpRequest) -> bool:
     return hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, ""))
 
 
-def demo_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+def demo_endpoint(view: Callable[[dict[str, Any]], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """POST only, off unless DEMO_ENDPOINTS_ENABLED, and the body must be a JSON object
+    signed by this installation; the view gets that object."""
+
+    @csrf_exempt
+    @require_POST
     @wraps(view)
     def wrapped(request: HttpRequest) -> HttpResponse:
         if not settings.DEMO_ENDPOINTS_ENABLED:
             raise Http404("Demo endpoints are disabled.")
-        return view(request)
+        body = _signed_json(request)
+        if body is None:
+            return JsonResponse({"error": "unsigned or malformed request"}, status=400)
+        return view(body)
 
     return wrapped
 
@@ -60,16 +68,8 @@ def _signed_json(request: HttpRequest) -> dict[str, Any] | None:
     return body if isinstance(body, dict) and _signed_by_us(request) else None
 
 
-_REFUSED = {"error": "unsigned or malformed request"}
-
-
-@csrf_exempt
-@demo_only
-@require_POST
-def budget_check(request: HttpRequest) -> HttpResponse:
-    body = _signed_json(request)
-    if body is None:
-        return JsonResponse(_REFUSED, status=400)
+@demo_endpoint
+def budget_check(body: dict[str, Any]) -> HttpResponse:
     amount = body.get("amount")
     if not isinstance(amount, (int, float)):
         return JsonResponse({"error": "amount must be a number"}, status=422)
@@ -83,13 +83,8 @@ def deliver_callback(url: str, token: str, payload: dict[str, Any]) -> int:
     return response.status_code
 
 
-@csrf_exempt
-@demo_only
-@require_POST
-def provision_account(request: HttpRequest) -> HttpResponse:
-    body = _signed_json(request)
-    if body is None:
-        return JsonResponse(_REFUSED, status=400)
+@demo_endpoint
+def provision_account(body: dict[str, Any]) -> HttpResponse:
     url, token = body.get("callback_url"), body.get("callback_token")
     if not isinstance(url, str) or not isinstance(token, str):
         return JsonResponse({"error": "callback_url and callback_token are required"}, status=422)
