@@ -37,16 +37,6 @@ def email_taken(email: str, *, exclude_user_id: int | None = None) -> bool:
     return qs.exists()
 
 
-def update_profile(*, user: User, email: str, first_name: str, last_name: str) -> User:
-    if email_taken(email, exclude_user_id=user.pk):
-        raise ValueError("Another account already uses this email address.")
-    user.email = User.objects.normalize_email(email).lower()
-    user.first_name = first_name.strip()
-    user.last_name = last_name.strip()
-    user.save(update_fields=["email", "first_name", "last_name"])
-    return user
-
-
 def set_availability(*, user: User, available: bool) -> None:
     user.is_available = available
     user.save(update_fields=["is_available"])

@@ -6,8 +6,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import ProfileForm, SignUpForm
-from accounts.models import User
-from accounts.selectors import landing_summary
 from accounts.services import sign_up_company
 
 
@@ -33,8 +31,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "accounts/welcome.html")
-    user: User = request.user  # type: ignore[assignment]
-    return render(request, "accounts/home.html", {"summary": landing_summary(user)})
+    # The figures come from the `navigation` context processor (computed once per request).
+    return render(request, "accounts/home.html")
 
 
 @login_required

@@ -7,7 +7,6 @@ Public entry points are in `workflows.services`; this module is their machinery.
 import hashlib
 import secrets
 import traceback
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,21 +36,6 @@ class ErrorKind:
     TASK_CREATION = "TASK_CREATION"
     TASK_UPDATE = "TASK_UPDATE"
     WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION"
-
-
-class StepError(Exception):
-    """A step that cannot proceed; becomes a ticket error and puts the instance on hold."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        self.error_type = error_type
-        super().__init__(message)
-
-
-@dataclass
-class Emitted:
-    kind: str
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 def emit(

@@ -42,13 +42,6 @@ TRANSFORM_SCHEMA: dict[str, Any] = {
     "additionalProperties": {"type": "string", "minLength": 1},
 }
 
-# Form and ticket field schemas are themselves JSON Schemas (type object).
-OBJECT_SCHEMA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "JSON Schema",
-    "additionalProperties": True,
-}
-
 # An editor for the JSON Schemas of forms (ticket fields, task input/output): the
 # subset the product's forms use. Empty values the widget fills in are pruned on save.
 _PROPERTY_EDITOR: dict[str, Any] = {

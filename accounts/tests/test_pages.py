@@ -176,8 +176,8 @@ class LandingTests(TestCase):
         user = make_user(make_company(), SystemRole.USER, SystemRole.TASK_WORKER)
         self.client.force_login(user)
         response = self.client.get(reverse("home"))
-        self.assertEqual(response.context["summary"].active_tickets, 0)
-        self.assertEqual(response.context["summary"].open_tasks, 0)
+        self.assertEqual(response.context["nav"]["active_tickets"], 0)
+        self.assertEqual(response.context["nav"]["open_tasks"], 0)
 
     def test_anonymous_sees_welcome(self) -> None:
         self.assertContains(self.client.get("/"), "Create your company")
