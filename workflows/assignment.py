@@ -5,6 +5,7 @@ Concurrency: the caller's transaction locks the company row first, so assignment
 one company are serialised and two tasks never read the same "fewest" count."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -28,6 +29,10 @@ class AssignmentDecision:
             f"Assigned to {self.user} ({self.open_tasks} open task(s), the fewest among "
             f"{self.candidates} available worker(s))."
         )
+
+
+# Sorts before any real time: never-assigned workers come first, then by id.
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def available_workers(company_id: int) -> QuerySet[User]:
@@ -62,8 +67,7 @@ def choose_worker(company_id: int) -> AssignmentDecision:
         workers,
         key=lambda w: (
             w.open_count,  # type: ignore[attr-defined]
-            w.last_assigned is not None,  # type: ignore[attr-defined]
-            w.last_assigned or timezone.now(),  # type: ignore[attr-defined]
+            w.last_assigned or NEVER,  # type: ignore[attr-defined]
             w.pk,
         ),
     )

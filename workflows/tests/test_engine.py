@@ -169,6 +169,17 @@ class AssignmentTests(EngineTestCase):
         # Never-assigned beats assigned; then the least recently assigned.
         self.assertEqual(assignees, [self.worker, second, self.worker, second])
 
+    def test_ties_between_never_assigned_workers_go_to_the_lowest_id(self) -> None:
+        from workflows.assignment import choose_worker
+
+        others = [make_user(self.company, SystemRole.TASK_WORKER) for _ in range(4)]
+        # Whatever order the database returns them in, the lowest id wins.
+        for _ in range(5):
+            self.assertEqual(choose_worker(self.company.pk).user, self.worker)
+        self.worker.is_available = False
+        self.worker.save()
+        self.assertEqual(choose_worker(self.company.pk).user, min(others, key=lambda u: u.pk))
+
     def test_no_available_worker_leaves_task_unassigned(self) -> None:
         self.worker.is_available = False
         self.worker.save()

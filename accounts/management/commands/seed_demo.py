@@ -47,6 +47,11 @@ class Command(BaseCommand):
                         last_name="Demo",
                     )
                     user.company_roles.add(staff)
+                    # The all-roles admin would otherwise win ties (lowest id) and take
+                    # the demo's form tasks from the workers.
+                    if email == "admin@demo.example":
+                        user.is_available = False
+                        user.save(update_fields=["is_available"])
                 set_roles(user=user, roles=roles)
             self._import_samples(company)
         self.stdout.write(
