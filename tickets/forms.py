@@ -64,8 +64,11 @@ class SchemaForm(forms.Form):
         self.order_fields(["data"])
 
     def clean_data(self) -> Any:
+        # The widget sends null, "" or [] for inputs left alone (an unticked checkbox is
+        # null); those mean "not given", so optional fields validate and required ones
+        # get "This field is required".
         value = self.cleaned_data.get("data")
-        return {} if value in (None, "") else value
+        return {} if value in (None, "") else prune_empty(value)
 
     def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:
         """Shows each error next to its input in the widget, and as text under it."""

@@ -283,3 +283,27 @@ class DetailWordingTests(PagesTestCase):
         self.assertNotContains(response, "10.0.0.1")
         self.client.force_login(self.ticket_admin)
         self.assertContains(self.client.get(reverse("ticket_detail", args=[ticket.pk])), "10.0.0.1")
+
+
+class WidgetBlankValueTests(PagesTestCase):
+    def test_untouched_optional_inputs_count_as_not_given(self) -> None:
+        output = {
+            "type": "object",
+            "properties": {"done": {"type": "boolean"}, "note": {"type": "string", "minLength": 3}},
+            "required": ["answer"],
+        }
+        output["properties"]["answer"] = {"type": "string"}  # type: ignore[index]
+        wf = make_workflow(self.company, [{"key": "a", "output_schema": output}])
+        tt = make_ticket_type(self.company, wf, fields=FIELDS)
+        with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
+            ticket = submit_ticket(user=self.submitter, ticket_type=tt, data={"title": "Blank values"})
+        with scopes_disabled():
+            task = ticket.workflow_instance.tasks.get()
+        self.client.force_login(self.worker)
+        page = reverse("task_detail", args=[task.pk])
+        missing = self.client.post(page, {"data": json.dumps({"done": None, "note": "", "answer": ""})})
+        self.assertContains(missing, "answer: This field is required.")
+        done = self.client.post(page, {"data": json.dumps({"done": None, "note": "", "answer": "ok"})})
+        self.assertRedirects(done, reverse("task_list"))
+        task.refresh_from_db()
+        self.assertEqual(task.output_data, {"answer": "ok"})
