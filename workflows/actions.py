@@ -4,10 +4,12 @@ Every call: JSON POST through requests-hardened (SSRF filter, no redirects), a t
 deadline of `timeout_seconds` for connect + send + read, a response body cap, an
 `Idempotency-Key` stable across retries, and an HMAC-SHA256 signature of the body."""
 
+import contextlib
 import hashlib
 import hmac
 import json
-import time
+import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +60,11 @@ def _http() -> Manager:
 def post_json(
     *, url: str, payload: dict[str, Any], secret: str, idempotency_key: str, timeout: float
 ) -> ActionResponse:
+    """POSTs `payload`; returns the parsed 2xx JSON answer or raises ActionError.
+
+    `timeout` bounds the whole exchange. Socket timeouts alone cannot (a server that
+    drips bytes resets them), so the exchange runs in a helper thread and is cut off
+    at the deadline: its socket is shut down and the call counts as timed out."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -65,45 +72,92 @@ def post_json(
         "Idempotency-Key": idempotency_key,
         SIGNATURE_HEADER: sign(secret, body),
     }
-    deadline = time.monotonic() + timeout
-    cap = settings.ACTIONS_MAX_RESPONSE_BYTES
-    try:
-        with _http().get_session() as session:
-            response = session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=(timeout, timeout),
-                stream=True,
-                allow_redirects=False,
-            )
-            with response:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_content(chunk_size=65536):
-                    size += len(chunk)
-                    if size > cap:
-                        raise ActionError(
-                            f"Response body is larger than the {cap} byte cap.", transient=False
-                        )
-                    if time.monotonic() > deadline:
-                        raise ActionError(f"No complete response within {timeout}s.", transient=True)
-                    chunks.append(chunk)
-    except InvalidIPAddress as exc:
-        raise ActionError(f"Refused to call a private or reserved address: {exc}", transient=False) from exc
-    except requests.Timeout as exc:
-        raise ActionError(f"No response within {timeout}s.", transient=True) from exc
-    except requests.ConnectionError as exc:
-        if isinstance(exc.__context__, InvalidIPAddress) or "InvalidIPAddress" in repr(exc):
+    exchange = _Exchange(url=url, body=body, headers=headers, timeout=timeout)
+    worker = threading.Thread(target=exchange.run, name="action-call", daemon=True)
+    worker.start()
+    if not exchange.done.wait(timeout):
+        exchange.abort()
+        raise ActionError(f"No complete response within {timeout:g}s.", transient=True)
+    if exchange.error is not None:
+        raise exchange.error
+    assert exchange.result is not None
+    return exchange.result
+
+
+class _Exchange:
+    """One HTTP exchange, run in a helper thread so the caller can enforce a deadline."""
+
+    def __init__(self, *, url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+        self.url, self.body, self.headers, self.timeout = url, body, headers, timeout
+        self.done = threading.Event()
+        self.response: requests.Response | None = None
+        self.result: ActionResponse | None = None
+        self.error: ActionError | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._exchange()
+        except ActionError as exc:
+            self.error = exc
+        except Exception as exc:  # after an abort, or a bug: never lost silently
+            self.error = ActionError(f"Request failed: {exc!r}", transient=False)
+        finally:
+            self.done.set()
+
+    def abort(self) -> None:
+        response = self.response
+        if response is None:
+            return
+        connection = getattr(response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        with contextlib.suppress(OSError):
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in the helper thread
+        with contextlib.suppress(Exception):
+            response.close()
+
+    def _exchange(self) -> ActionResponse:
+        url, timeout = self.url, self.timeout
+        cap = settings.ACTIONS_MAX_RESPONSE_BYTES
+        try:
+            with _http().get_session() as session:
+                response = session.post(
+                    url,
+                    data=self.body,
+                    headers=self.headers,
+                    timeout=(timeout, timeout),
+                    stream=True,
+                    allow_redirects=False,
+                )
+                self.response = response
+                with response:
+                    chunks: list[bytes] = []
+                    size = 0
+                    for chunk in response.iter_content(chunk_size=65536):
+                        size += len(chunk)
+                        if size > cap:
+                            raise ActionError(
+                                f"Response body is larger than the {cap} byte cap.", transient=False
+                            )
+                        chunks.append(chunk)
+        except InvalidIPAddress as exc:
             raise ActionError(
                 f"Refused to call a private or reserved address: {exc}", transient=False
             ) from exc
-        raise ActionError(f"Connection failed: {exc}", transient=True) from exc
-    except requests.RequestException as exc:
-        raise ActionError(f"Request failed: {exc}", transient=False) from exc
-    if time.monotonic() > deadline:
-        raise ActionError(f"No complete response within {timeout}s.", transient=True)
+        except requests.Timeout as exc:
+            raise ActionError(f"No response within {timeout:g}s.", transient=True) from exc
+        except requests.ConnectionError as exc:
+            if isinstance(exc.__context__, InvalidIPAddress) or "InvalidIPAddress" in repr(exc):
+                raise ActionError(
+                    f"Refused to call a private or reserved address: {exc}", transient=False
+                ) from exc
+            raise ActionError(f"Connection failed: {exc}", transient=True) from exc
+        except requests.RequestException as exc:
+            raise ActionError(f"Request failed: {exc}", transient=False) from exc
+        return _interpret(url, response, b"".join(chunks))
 
+
+def _interpret(url: str, response: requests.Response, raw: bytes) -> ActionResponse:
     status = response.status_code
     if 300 <= status < 400:
         raise ActionError(
@@ -114,7 +168,6 @@ def post_json(
         raise ActionError(f"HTTP {status} from {url}.", transient=True)
     if not 200 <= status < 300:
         raise ActionError(f"HTTP {status} from {url}.", transient=False)
-    raw = b"".join(chunks)
     try:
         parsed = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:

@@ -91,7 +91,41 @@ class SyncActionTests(EngineTestCase):
         self.drain()
         self.assertLess(time.monotonic() - started, 1.9)
         self.assertEqual(self.current_task(ticket).status, TaskStatus.ERROR)
-        self.assertIn("No response within 1.0s", self.errors(ticket)[0][1])
+        self.assertIn("within 1s", self.errors(ticket)[0][1])
+
+    @override_settings(ACTIONS_MAX_ATTEMPTS=1)
+    def test_timeout_bounds_the_whole_call_even_when_bytes_drip(self) -> None:
+        import socket
+        import threading
+
+        # A raw server that answers headers at once, then one body byte every 0.3 s.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        self.addCleanup(listener.close)
+
+        def drip() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+                )
+                for _ in range(40):
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        return
+                    time.sleep(0.3)
+
+        threading.Thread(target=drip, daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/drip"
+        ticket = self.submit(self.workflow(timeout_seconds=1, action_url=url))
+        started = time.monotonic()
+        self.drain()
+        self.assertLess(time.monotonic() - started, 2.5)
+        self.assertEqual(self.current_task(ticket).status, TaskStatus.ERROR)
+        self.assertIn("No complete response within 1s", self.errors(ticket)[0][1])
 
     def test_redirect_is_not_followed(self) -> None:
         self.server.handler = lambda body, headers: (302, {"Location": self.server.url + "/elsewhere"}, b"")
