@@ -28,7 +28,14 @@ from tickets.bundles import BundleInvalid, export_bundle, import_bundle, parse, 
 from tickets.forms import SchemaField
 from tickets.models import TicketType
 from workflows.models import TaskDefinition, Transition, WorkflowDefinition
-from workflows.schemas import EXT_REF_SCHEMA, JSON_SCHEMA_EDITOR, TRANSFORM_SCHEMA, WORKFLOW_FIELDS_SCHEMA
+from workflows.schemas import (
+    EXT_REF_SCHEMA,
+    JSON_SCHEMA_EDITOR,
+    TRANSFORM_SCHEMA,
+    WORKFLOW_FIELDS_SCHEMA,
+    fill_form_schema,
+    fits_form_schema_editor,
+)
 
 
 class CodeWidget(forms.Textarea):
@@ -57,18 +64,37 @@ class DefinitionFormMixin:
     ) -> Any:
         schema = self.jsonform_schemas.get(db_field.name)
         if schema is not None:
+            form_schema = schema is JSON_SCHEMA_EDITOR
             return SchemaField(
                 schema=schema,
                 required=False,
                 label=str(db_field.verbose_name).capitalize(),
                 help_text=db_field.help_text,
-                prune_empty=schema is JSON_SCHEMA_EDITOR,
+                prune_empty=True,  # the widget adds "" / null for inputs left alone
+                fill=fill_form_schema if form_schema else None,
             )
         if db_field.name in self.code_fields:
             return forms.CharField(
                 widget=CodeWidget(), required=False, label=str(db_field.verbose_name).capitalize()
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        for name, schema in self.jsonform_schemas.items():
+            # A schema richer than the editor shows is edited as JSON, so nothing is lost.
+            if (
+                schema is JSON_SCHEMA_EDITOR
+                and obj is not None
+                and not fits_form_schema_editor(getattr(obj, name))
+            ):
+                form.base_fields[name] = forms.JSONField(
+                    required=False,
+                    widget=CodeWidget(),
+                    label=name.replace("_", " ").capitalize(),
+                    help_text="Edited as JSON: this schema uses keywords the visual editor does not show.",
+                )
+        return form
 
 
 def _warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> None:
@@ -387,6 +413,13 @@ def _summary(bundle: dict[str, Any]) -> dict[str, list[str]]:
 @admin.register(TaskDefinition)
 class TaskDefinitionAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
     resource_classes = [TaskResource]
+    fieldsets = [
+        (None, {"fields": ["workflow", "key", "title", "task_type", "description", "ext_ref", "version"]}),
+        ("Action", {"fields": ["action_url", "timeout_seconds", "callback_timeout_seconds"]}),
+        ("Data", {"fields": ["input_transform", "output_transform", "input_schema", "output_schema"]}),
+        ("Layouts", {"fields": ["edit_layout", "display_layout"]}),
+        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
     list_display = ["title", "key", "workflow", "task_type", "action_url"]
     list_select_related = ["workflow"]
     search_fields = ["title", "key", "description", "action_url"]

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -38,9 +39,18 @@ class SchemaField(JSONFormField):
     """The django-jsonform widget, with validation left to `jsonschema` on the server
     (django-jsonform's own validator treats every property as required)."""
 
-    def __init__(self, *args: Any, prune_empty: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, prune_empty: bool = False, fill: Callable[[Any], Any] | None = None, **kwargs: Any
+    ) -> None:
         self.prune = prune_empty
+        self.fill = fill
         super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        # Fill the keys the widget needs; unsaved input (a string) is shown as typed.
+        if self.fill is not None and not isinstance(value, str):
+            value = self.fill(value)
+        return super().prepare_value(value)
 
     def clean(self, value: Any) -> Any:
         cleaned = super().clean(value)

@@ -39,25 +39,32 @@ WORKFLOW_FIELDS_SCHEMA: dict[str, Any] = {
 TRANSFORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "Transform (key -> JMESPath)",
+    "keys": {},  # django-jsonform needs it; keys are added with additionalProperties
     "additionalProperties": {"type": "string", "minLength": 1},
 }
 
 # An editor for the JSON Schemas of forms (ticket fields, task input/output): the
-# subset the product's forms use. Empty values the widget fills in are pruned on save.
+# subset the product's forms use. The widget needs every key present, so values are
+# filled in for display (`fill_form_schema`) and pruned again on save; a schema that
+# uses anything else is edited as JSON instead (`fits_form_schema_editor`).
+_PROPERTY_KEYS: dict[str, Any] = {  # key -> (editor schema, empty value)
+    "type": (
+        {"type": "string", "choices": ["string", "number", "integer", "boolean", "array", "object"]},
+        "string",
+    ),
+    "title": ({"type": "string"}, ""),
+    "description": ({"type": "string"}, ""),
+    "enum": ({"type": "array", "items": {"type": "string"}}, []),
+    "format": ({"type": "string", "choices": ["", "date", "date-time", "email", "uri"]}, ""),
+    "minLength": ({"type": "integer"}, None),
+    "maxLength": ({"type": "integer"}, None),
+    "minimum": ({"type": "number"}, None),
+    "maximum": ({"type": "number"}, None),
+    "widget": ({"type": "string", "choices": ["", "textarea"]}, ""),
+}
 _PROPERTY_EDITOR: dict[str, Any] = {
     "type": "object",
-    "keys": {
-        "type": {"type": "string", "choices": ["string", "number", "integer", "boolean", "array", "object"]},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "enum": {"type": "array", "items": {"type": "string"}},
-        "format": {"type": "string", "choices": ["", "date", "date-time", "email", "uri"]},
-        "minLength": {"type": "integer"},
-        "maxLength": {"type": "integer"},
-        "minimum": {"type": "number"},
-        "maximum": {"type": "number"},
-        "widget": {"type": "string", "choices": ["", "textarea"]},
-    },
+    "keys": {key: spec for key, (spec, _) in _PROPERTY_KEYS.items()},
 }
 JSON_SCHEMA_EDITOR: dict[str, Any] = {
     "type": "object",
@@ -73,3 +80,38 @@ JSON_SCHEMA_EDITOR: dict[str, Any] = {
         "required": {"type": "array", "title": "Required fields", "items": {"type": "string"}},
     },
 }
+
+
+def fits_form_schema_editor(schema: Any) -> bool:
+    """True when the editor can show `schema` without losing anything."""
+    if schema in (None, {}):
+        return True
+    if not isinstance(schema, dict) or set(schema) - {"type", "properties", "required"}:
+        return False
+    if schema.get("type", "object") != "object":
+        return False
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    if not isinstance(properties, dict) or not isinstance(required, list):
+        return False
+    if not all(isinstance(r, str) for r in required):
+        return False
+    for spec in properties.values():
+        if not isinstance(spec, dict) or set(spec) - set(_PROPERTY_KEYS):
+            return False
+        if "enum" in spec and not all(isinstance(v, str) for v in spec["enum"]):
+            return False
+    return True
+
+
+def fill_form_schema(schema: Any) -> dict[str, Any]:
+    """`schema` with every key the editor shows (the widget fails on missing ones)."""
+    schema = schema or {}
+    return {
+        "type": "object",
+        "properties": {
+            name: {key: spec.get(key, empty) for key, (_, empty) in _PROPERTY_KEYS.items()}
+            for name, spec in (schema.get("properties") or {}).items()
+        },
+        "required": list(schema.get("required") or []),
+    }

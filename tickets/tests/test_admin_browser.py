@@ -70,3 +70,50 @@ class BackOfficeBrowserTests(BrowserTestCase):
         self.assertEqual(task.status, TaskStatus.OPEN)
         self.assertEqual(ticket.workflow_instance.status, WorkflowStatus.IN_PROGRESS)
         self.assert_console_clean()
+
+
+class DefinitionEditorBrowserTests(BrowserTestCase):
+    def test_jsonform_editors_render_and_save_without_loss(self) -> None:
+        from project.testing import make_company, make_user, make_workflow
+        from workflows.models import TaskDefinition
+
+        company = make_company("Editor Co")
+        creator = make_user(company, SystemRole.WORKFLOW_CREATOR)
+        simple = {
+            "type": "object",
+            "properties": {"answer": {"type": "string", "title": "Answer", "minLength": 2}},
+            "required": ["answer"],
+        }
+        rich = {
+            "type": "object",
+            "properties": {"code": {"type": "string", "pattern": "^[A-Z]+$"}},
+            "additionalProperties": False,
+        }
+        wf = make_workflow(
+            company,
+            [
+                {
+                    "key": "simple",
+                    "output_schema": simple,
+                    "input_transform": {"who": "ticket.title"},
+                    "ext_ref": [{"label": "Guide", "uri": "https://example.com/guide"}],
+                },
+                {"key": "rich", "output_schema": rich},
+            ],
+            [("simple", "rich", "", 0)],
+        )
+        page = self.page
+        self.log_in(page, creator.email, PASSWORD)
+        with scopes_disabled():
+            tasks = {t.key: t for t in TaskDefinition.objects.filter(workflow=wf)}
+        for key in ("simple", "rich"):
+            page.goto(self.url(f"/admin/workflows/taskdefinition/{tasks[key].pk}/change/"))
+            page.locator("[name=_continue]").first.click()
+            page.wait_for_load_state()
+        with scopes_disabled():
+            saved = {t.key: t for t in TaskDefinition.objects.filter(workflow=wf)}
+        self.assertEqual(saved["simple"].output_schema, simple)
+        self.assertEqual(saved["simple"].input_transform, {"who": "ticket.title"})
+        self.assertEqual(saved["simple"].ext_ref, [{"label": "Guide", "uri": "https://example.com/guide"}])
+        self.assertEqual(saved["rich"].output_schema, rich)
+        self.assert_console_clean()
