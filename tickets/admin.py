@@ -79,15 +79,6 @@ class OpenErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TimelineInline(CompanyTabularInline):
-    model = TimelineEvent
-    fields = ["created_at", "kind", "message", "actor"]
-    readonly_fields = fields
-    can_delete = False
-    max_num = 0
-    ordering = ["-created_at", "-id"]
-
-
 class ErrorInline(CompanyTabularInline):
     model = TicketError
     fields = ["created_at", "error_type", "message", "status"]
@@ -103,6 +94,20 @@ class AttachmentInline(CompanyTabularInline):
     readonly_fields = fields
     can_delete = False
     max_num = 0
+
+
+TIMELINE_ROWS = 100
+
+
+def _table(headers: list[str], rows: Any) -> str:
+    """A small read-only HTML table for the ticket page (values are escaped)."""
+    head = format_html_join("", '<th class="text-left">{}</th>', ((h,) for h in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+    )
+    return format_html(
+        '<table class="w-full"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body
+    )
 
 
 def _run(request: HttpRequest, label: str, items: list[Any], operation: Callable[[Any], None]) -> None:
@@ -196,9 +201,10 @@ class TicketAdmin(TicketOperationsMixin, CompanyAdmin):
         "created_at",
         "updated_at",
         "tasks_table",
+        "timeline_table",
     ]
     fields = readonly_fields
-    inlines = [ErrorInline, AttachmentInline, TimelineInline]
+    inlines = [ErrorInline, AttachmentInline]
     paginator = InfinitePaginator
     actions = _BULK
     actions_detail = _DETAIL
@@ -218,13 +224,15 @@ class TicketAdmin(TicketOperationsMixin, CompanyAdmin):
     @admin.display(description="Tasks")
     def tasks_table(self, obj: Ticket) -> str:
         tasks = obj.workflow_instance.tasks.select_related("task_definition", "assigned_to").order_by("id")
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        return _table(
+            ["Step", "Status", "Assignee", "Created"],
             (
                 (
-                    reverse("admin:workflows_taskinstance_change", args=[t.pk]),
-                    t.task_definition.title,
+                    format_html(
+                        '<a href="{}">{}</a>',
+                        reverse("admin:workflows_taskinstance_change", args=[t.pk]),
+                        t.task_definition.title,
+                    ),
                     t.get_status_display(),
                     t.assigned_to or "—",
                     t.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -232,11 +240,23 @@ class TicketAdmin(TicketOperationsMixin, CompanyAdmin):
                 for t in tasks
             ),
         )
-        return format_html(
-            '<table class="w-full"><thead><tr><th>Step</th><th>Status</th><th>Assignee</th><th>Created</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            rows,
+
+    @admin.display(description="Timeline (latest first)")
+    def timeline_table(self, obj: Ticket) -> str:
+        events = list(
+            obj.timeline.select_related("actor").order_by("-created_at", "-id")[: TIMELINE_ROWS + 1]
         )
+        table = _table(
+            ["When", "What", "Who"],
+            (
+                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.message, e.actor or "—")
+                for e in events[:TIMELINE_ROWS]
+            ),
+        )
+        if len(events) <= TIMELINE_ROWS:
+            return table
+        more = reverse("admin:tickets_timelineevent_changelist") + f"?ticket__id__exact={obj.pk}"
+        return format_html('{}<p><a href="{}">All events of this ticket</a></p>', table, more)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -427,3 +427,22 @@ class ResourceImportTests(BackOfficeTestCase):
         with scopes_disabled():
             self.assertFalse(TicketType.objects.filter(key="sneaky").exists())
             self.assertEqual(self.other_wf.transitions.count(), 0)
+
+
+class TicketPageTests(BackOfficeTestCase):
+    def test_tasks_and_timeline_are_shown_escaped_and_bounded(self) -> None:
+        from tickets.admin import TIMELINE_ROWS
+        from tickets.models import TimelineEvent
+
+        ticket = self.ticket()
+        with scopes_disabled():
+            for i in range(TIMELINE_ROWS + 5):
+                TimelineEvent.objects.create(company=self.company, ticket=ticket, kind="note", message=f"<b>n{i}</b>")
+        self.client.force_login(self.ticket_admin)
+        response = self.client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        content = response.content.decode()
+        self.assertIn(reverse("admin:workflows_taskinstance_change", args=[self.task_of(ticket).pk]), content)
+        self.assertIn("&lt;b&gt;n104&lt;/b&gt;", content)
+        self.assertNotIn("<b>n104</b>", content)
+        self.assertNotIn("&lt;b&gt;n0&lt;/b&gt;", content)  # beyond the latest 100
+        self.assertIn("All events of this ticket", content)
