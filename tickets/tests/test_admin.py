@@ -437,7 +437,9 @@ class TicketPageTests(BackOfficeTestCase):
         ticket = self.ticket()
         with scopes_disabled():
             for i in range(TIMELINE_ROWS + 5):
-                TimelineEvent.objects.create(company=self.company, ticket=ticket, kind="note", message=f"<b>n{i}</b>")
+                TimelineEvent.objects.create(
+                    company=self.company, ticket=ticket, kind="note", message=f"<b>n{i}</b>"
+                )
         self.client.force_login(self.ticket_admin)
         response = self.client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
         content = response.content.decode()
