@@ -19,6 +19,7 @@ from accounts.models import User
 from workflows import assignment
 from workflows.expressions import ExpressionError, apply_transform, evaluate, is_truthy
 from workflows.models import (
+    HoldReason,
     TaskDefinition,
     TaskInstance,
     TaskStatus,
@@ -67,6 +68,12 @@ def context(instance: WorkflowInstance, **extra: Any) -> dict[str, Any]:
     return {"ticket": data.get("ticket", {}), "tasks": data.get("tasks", {}), **extra}
 
 
+def set_status(instance: WorkflowInstance, status: str, *, hold_reason: str = "") -> None:
+    instance.status = status
+    instance.hold_reason = hold_reason
+    instance.save(update_fields=["status", "hold_reason", "automated_steps", "updated_at"])
+
+
 def hold_with_error(
     instance: WorkflowInstance,
     error_type: str,
@@ -76,8 +83,7 @@ def hold_with_error(
     actor: User | None = None,
     stack_trace: str = "",
 ) -> None:
-    instance.status = WorkflowStatus.ON_HOLD
-    instance.save(update_fields=["status", "updated_at"])
+    set_status(instance, WorkflowStatus.ON_HOLD, hold_reason=HoldReason.ERROR)
     emit(
         instance,
         "error",
@@ -121,8 +127,8 @@ def enter_task(
         )
         return None
     instance.current_task = task_def
-    instance.status = WorkflowStatus.IN_PROGRESS
-    instance.save(update_fields=["current_task", "status", "automated_steps", "updated_at"])
+    instance.save(update_fields=["current_task", "updated_at"])
+    set_status(instance, WorkflowStatus.IN_PROGRESS)
     task = TaskInstance.objects.create(
         company_id=instance.company_id,
         workflow_instance=instance,
@@ -188,7 +194,10 @@ def complete(
         actor=actor,
         data={"output": output},
     )
-    advance(instance, task, actor=actor)
+    if instance.status == WorkflowStatus.IN_PROGRESS:
+        advance(instance, task, actor=actor)
+    else:  # an action's answer arrived while the ticket was held: route on resume
+        emit(instance, "routing_deferred", "Routing waits until the ticket is resumed.", task=task)
 
 
 def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User | None) -> None:

@@ -33,6 +33,11 @@ class WorkflowStatus(models.TextChoices):
     ON_HOLD = "ON_HOLD", "On hold"
 
 
+class HoldReason(models.TextChoices):
+    MANUAL = "MANUAL", "Put on hold"
+    ERROR = "ERROR", "Stopped by an error"
+
+
 ACTIVE_WORKFLOW_STATUSES = (
     WorkflowStatus.NOT_STARTED,
     WorkflowStatus.IN_PROGRESS,
@@ -124,6 +129,8 @@ class WorkflowInstance(CompanyOwned):
     status = models.CharField(
         max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.IN_PROGRESS
     )
+    # Why an ON_HOLD instance is held: resume lifts a manual hold, retry an error.
+    hold_reason = models.CharField(max_length=10, choices=HoldReason.choices, blank=True)
     # Consecutive automated steps since the last human task (loop cap).
     automated_steps = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -30,6 +30,7 @@ from workflows.expressions import ExpressionError, apply_transform
 from workflows.models import (
     FINISHED_WORKFLOW_STATUSES,
     OPEN_TASK_STATUSES,
+    HoldReason,
     TaskInstance,
     TaskStatus,
     TaskType,
@@ -325,8 +326,10 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
         task = locked_task(task_id)
         if task.status == TaskStatus.COMPLETED and task.completed_by_callback:
             return CallbackOutcome.DUPLICATE
-        if task.status not in (TaskStatus.IN_PROGRESS, TaskStatus.PENDING) or (
-            instance.status != WorkflowStatus.IN_PROGRESS
+        # Accepted while held too: the output is kept and routing waits for resume.
+        if task.status not in (TaskStatus.IN_PROGRESS, TaskStatus.PENDING) or instance.status not in (
+            WorkflowStatus.IN_PROGRESS,
+            WorkflowStatus.ON_HOLD,
         ):
             return CallbackOutcome.CONFLICT
         task.completed_by_callback = True
@@ -393,8 +396,7 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be retried.")
         instance.automated_steps = 0
-        instance.status = WorkflowStatus.IN_PROGRESS
-        instance.save(update_fields=["status", "automated_steps", "updated_at"])
+        engine.set_status(instance, WorkflowStatus.IN_PROGRESS)
         engine.emit(instance, "retried", "Retry requested.", actor=actor)
         last = instance.tasks.select_related("task_definition").order_by("-created_at", "-id").first()
         if last is None:
@@ -427,8 +429,7 @@ def complete_by_hand(*, task: TaskInstance, output: Any, actor: User) -> None:
         current = locked_task(task.pk)
         if current.status not in (*OPEN_TASK_STATUSES, TaskStatus.ERROR):
             raise StateConflict("This step is already finished.")
-        instance.status = WorkflowStatus.IN_PROGRESS
-        instance.save(update_fields=["status", "updated_at"])
+        engine.set_status(instance, WorkflowStatus.IN_PROGRESS)
         engine.emit(instance, "completed_by_hand", "Step completed by hand.", task=current, actor=actor)
         engine.complete(instance, current, output, actor=actor, how=f"by hand, {actor}")
 
@@ -464,25 +465,25 @@ def hold(*, instance: WorkflowInstance, actor: User) -> None:
         instance = locked_instance(instance.pk)
         if instance.status != WorkflowStatus.IN_PROGRESS:
             raise StateConflict("Only a ticket in progress can be put on hold.")
-        instance.status = WorkflowStatus.ON_HOLD
-        instance.save(update_fields=["status", "updated_at"])
+        engine.set_status(instance, WorkflowStatus.ON_HOLD, hold_reason=HoldReason.MANUAL)
         engine.emit(instance, "held", "Put on hold.", actor=actor)
 
 
 def resume(*, instance: WorkflowInstance, actor: User) -> None:
-    """Lifts a hold. Failed steps are retried instead (see `retry`)."""
+    """Lifts a manual hold and catches up: routes on from a step that finished while
+    held, and re-queues open actions. A ticket stopped by an error is retried instead."""
     with transaction.atomic():
         instance = locked_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be resumed.")
-        if (
-            instance.tasks.filter(status=TaskStatus.ERROR).exists()
-            or not instance.tasks.filter(status__in=OPEN_TASK_STATUSES).exists()
-        ):
+        if instance.hold_reason != HoldReason.MANUAL:
             raise StateConflict("This ticket stopped on an error; use retry instead.")
-        instance.status = WorkflowStatus.IN_PROGRESS
-        instance.save(update_fields=["status", "updated_at"])
+        engine.set_status(instance, WorkflowStatus.IN_PROGRESS)
         engine.emit(instance, "resumed", "Resumed.", actor=actor)
+        last = instance.tasks.select_related("task_definition").order_by("-created_at", "-id").first()
+        if last is not None and last.status == TaskStatus.COMPLETED:
+            engine.advance(instance, last, actor=actor)
+            return
         for task_id in (
             instance.tasks.filter(status=TaskStatus.OPEN)
             .exclude(task_definition__task_type=TaskType.FORM)

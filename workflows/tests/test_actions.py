@@ -148,6 +148,24 @@ class SyncActionTests(EngineTestCase):
         self.drain()
         self.assertIn("not JSON", self.errors(ticket)[0][1])
 
+    def test_answer_arriving_during_a_manual_hold_does_not_lift_it(self) -> None:
+        from workflows.actions import ActionResponse
+
+        self.server.handler = lambda body, headers: json_reply(200, {"ok": 1})
+        ticket = self.submit(self.workflow())
+        task = self.current_task(ticket)
+        claim = services._claim_action(task.pk)
+        assert claim is not None
+        services.hold(instance=ticket.workflow_instance, actor=self.admin)
+        services._action_succeeded(claim, ActionResponse(status=200, headers={}, body={"ok": 1}))
+        task.refresh_from_db()
+        self.assertEqual(task.status, TaskStatus.COMPLETED)
+        self.assertEqual(self.status(ticket), WorkflowStatus.ON_HOLD)
+        self.assertEqual(self.keys(ticket), ["call"])
+        services.resume(instance=ticket.workflow_instance, actor=self.admin)
+        self.assertEqual(self.keys(ticket), ["call", "after"])
+        self.assertEqual(self.status(ticket), WorkflowStatus.IN_PROGRESS)
+
     def test_admin_retry_calls_again(self) -> None:
         replies = [json_reply(400, {}), json_reply(200, {"ok": 1})]
         self.server.handler = lambda body, headers: replies.pop(0)
@@ -269,6 +287,25 @@ class AsyncActionTests(EngineTestCase):
         self.assertEqual(services.sweep().expired, 0)
         self.task.refresh_from_db()
         self.assertEqual(self.task.status, TaskStatus.PENDING)
+
+    def test_callback_while_held_is_kept_and_routing_waits_for_resume(self) -> None:
+        services.hold(instance=self.ticket.workflow_instance, actor=self.admin)
+        self.assertEqual(self.post(self.token, {"account": "held"}).status_code, 200)
+        self.task.refresh_from_db()
+        self.assertEqual(self.task.status, TaskStatus.COMPLETED)
+        self.assertEqual(self.keys(self.ticket), ["provision"])
+        self.assertEqual(self.status(self.ticket), WorkflowStatus.ON_HOLD)
+        services.resume(instance=self.ticket.workflow_instance, actor=self.admin)
+        self.assertEqual(self.keys(self.ticket), ["provision", "welcome"])
+
+    def test_resume_refuses_a_ticket_stopped_by_an_error(self) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        services.sweep(now=timezone.now() + timedelta(seconds=61))
+        with self.assertRaises(services.StateConflict):
+            services.resume(instance=self.ticket.workflow_instance, actor=self.admin)
 
     def test_bad_body_is_400(self) -> None:
         response = self.client.post(
