@@ -400,8 +400,7 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
         engine.emit(instance, "retried", "Retry requested.", actor=actor)
         last = instance.tasks.select_related("task_definition").order_by("-created_at", "-id").first()
         if last is None:
-            instance.status = WorkflowStatus.NOT_STARTED
-            instance.save(update_fields=["status", "updated_at"])
+            engine.set_status(instance, WorkflowStatus.NOT_STARTED)
             start_instance(instance=instance, actor=actor)
         elif last.status == TaskStatus.ERROR:
             last.status = TaskStatus.OPEN
@@ -414,7 +413,7 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
             engine.enqueue_action(last.pk)
         elif last.status == TaskStatus.COMPLETED:
             engine.advance(instance, last, actor=actor)
-        elif last.is_open and last.task_definition.is_action and last.status == TaskStatus.OPEN:
+        elif last.status == TaskStatus.OPEN and last.task_definition.is_action:
             engine.enqueue_action(last.pk)
 
 
