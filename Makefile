@@ -27,8 +27,9 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 
+# The sample bundles' actions point at this server's own demo endpoints.
 seed: migrate
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py seed_demo
 
 # Serves on 127.0.0.1:$(PORT) with the background worker and the sweeper; Ctrl+C stops all.
 # The demo's actions call this app on loopback, so private networks are allowed here only.
