@@ -81,7 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "accounts.context_processors.navigation",
+                "tickets.context_processors.navigation",
             ],
         },
     },

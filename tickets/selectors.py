@@ -1,5 +1,6 @@
 """Ticket-side reads. All run inside the caller's company scope."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -10,6 +11,7 @@ from accounts.roles import SystemRole
 from accounts.tenancy import company_id_of
 from tickets.models import ErrorStatus, Ticket, TicketType
 from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES, TaskInstance
+from workflows.selectors import open_task_count
 
 
 def submittable_types(user: User) -> QuerySet[TicketType]:
@@ -131,3 +133,26 @@ def ticket_detail_context(ticket: Ticket, *, staff_view: bool) -> dict[str, Any]
 
 def worker_sees_ticket(user: User, ticket_id: int) -> bool:
     return TaskInstance.objects.filter(assigned_to=user, workflow_instance__ticket__id=ticket_id).exists()
+
+
+@dataclass(frozen=True)
+class LandingSummary:
+    can_submit: bool
+    is_worker: bool
+    is_backoffice: bool
+    active_tickets: int | None
+    open_tasks: int | None
+
+
+def landing_summary(user: User) -> LandingSummary:
+    """What the landing page and the navigation show. It lives in the top layer because it
+    counts both tickets and tasks."""
+    can_submit = user.has_role(SystemRole.USER)
+    is_worker = user.has_role(SystemRole.TASK_WORKER)
+    return LandingSummary(
+        can_submit=can_submit,
+        is_worker=is_worker,
+        is_backoffice=user.is_staff,
+        active_tickets=active_ticket_count(user) if can_submit else None,
+        open_tasks=open_task_count(user) if is_worker else None,
+    )

@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.roles import SystemRole
 from accounts.services import set_availability
 from tickets.forms import SchemaForm
+from tickets.selectors import labelled_data
 from workflows import selectors, services
 from workflows.models import TaskType
 
@@ -64,8 +65,6 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             messages.success(request, f"'{task_def.title}' is done.")
             return redirect("task_list")
     ticket = task.workflow_instance.ticket
-    from tickets.selectors import labelled_data
-
     return render(
         request,
         "workflows/task_detail.html",

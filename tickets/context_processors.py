@@ -2,14 +2,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from tickets.selectors import landing_summary
+
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """Which navigation links the base template shows, with their counts."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": None}
-    from accounts.selectors import landing_summary
-
     # Live counts for the navigation: one COUNT per role that has a list.
     summary = landing_summary(user)
     return {
