@@ -5,8 +5,8 @@ from unfold.paginator import InfinitePaginator
 from accounts.admin_base import CompanyAdmin
 from workflows.models import WorkflowInstance
 
-# Definition admins live in tickets/definitions_admin.py (bundles include ticket types);
-# TaskInstance's admin in tickets/admin.py (it links each task to its ticket).
+# Definition admins live in tickets/admin/definitions.py (bundles include ticket types);
+# TaskInstance's admin in tickets/admin/tasks.py (it links each task to its ticket).
 
 
 @admin.register(WorkflowInstance)

@@ -431,7 +431,7 @@ class ResourceImportTests(BackOfficeTestCase):
 
 class TicketPageTests(BackOfficeTestCase):
     def test_tasks_and_timeline_are_shown_escaped_and_bounded(self) -> None:
-        from tickets.admin import TIMELINE_ROWS
+        from tickets.admin.tickets import TIMELINE_ROWS
         from tickets.models import TimelineEvent
 
         ticket = self.ticket()

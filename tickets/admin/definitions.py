@@ -1,6 +1,6 @@
 """Back office for workflow creators: workflow, task, transition and ticket-type
 definitions, with django-jsonform widgets, bundle upload/export, CSV/JSON
-import/export and the bundle validator run on every save.
+import/export (`resources.py`) and the bundle validator run on every save.
 
 Here rather than in `workflows/admin.py` because bundles include ticket types and apps
 depend one way (tickets -> workflows)."""
@@ -15,15 +15,25 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from import_export import fields, resources, widgets
-from import_export.admin import ImportExportMixin
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
 from accounts.models import Company, User
+from tickets.admin.mixins import (
+    CreatedByMixin,
+    WarnInvalidWorkflowMixin,
+    WorkflowTasksOnlyMixin,
+    warn_invalid,
+)
+from tickets.admin.resources import (
+    ScopedImportExportMixin,
+    TaskResource,
+    TicketTypeResource,
+    TransitionResource,
+    WorkflowResource,
+)
 from tickets.bundles import BundleInvalid, export_bundle, import_bundle, parse, validate
 from tickets.forms import SchemaField
 from tickets.models import TicketType
@@ -97,177 +107,6 @@ class DefinitionFormMixin:
         return form
 
 
-def _warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> None:
-    """Runs the bundle validator over the saved workflow and shows its messages.
-    Warnings, not refusals: a workflow is built in steps (tasks first, then the start)."""
-    if workflow is None:
-        return
-    company = Company.objects.get(pk=workflow.company_id)
-    bundle = export_bundle(company=company, workflow_keys=[workflow.key])
-    bundle.pop("ticket_types", None)
-    bundle.pop("company_roles", None)
-    for problem in validate(bundle, company=company):
-        messages.warning(request, f"Workflow '{workflow.key}' is not valid yet: {problem}")
-
-
-# --- import/export (CSV, JSON) by key, scoped to the importer's company ------------------
-
-
-class CompanyKeyWidget(widgets.ForeignKeyWidget):
-    """Resolves a key within one company only; another company's key is 'not found'."""
-
-    def __init__(self, model: type[models.Model], field: str, company_id: int | None) -> None:
-        super().__init__(model, field)
-        self.company_id = company_id
-
-    def get_queryset(self, value: Any, row: Any, *args: Any, **kwargs: Any) -> Any:
-        return self.model._base_manager.filter(company_id=self.company_id)
-
-
-class TaskKeyWidget(CompanyKeyWidget):
-    """Task keys are unique per workflow: resolve them inside the row's workflow."""
-
-    def __init__(self, company_id: int | None) -> None:
-        super().__init__(TaskDefinition, "key", company_id)
-
-    def get_queryset(self, value: Any, row: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().get_queryset(value, row).filter(workflow__key=(row or {}).get("workflow"))
-
-
-class CompanyResource(resources.ModelResource):
-    def __init__(self, company_id: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.company_id = company_id
-
-    def get_queryset(self) -> Any:
-        return self._meta.model._base_manager.filter(company_id=self.company_id)
-
-    def before_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
-        instance.company_id = self.company_id
-
-
-class WorkflowResource(CompanyResource):
-    class Meta:
-        model = WorkflowDefinition
-        import_id_fields = ("key",)
-        fields = ("key", "title", "description", "ext_ref", "fields", "version", "display_layout")
-        skip_unchanged = True
-
-
-class TaskResource(CompanyResource):
-    workflow = fields.Field(attribute="workflow", column_name="workflow")
-
-    def __init__(self, company_id: int | None = None, **kwargs: Any) -> None:
-        super().__init__(company_id, **kwargs)
-        self.fields["workflow"].widget = CompanyKeyWidget(WorkflowDefinition, "key", company_id)
-
-    def get_instance(self, instance_loader: Any, row: Any) -> Any:
-        return self.get_queryset().filter(workflow__key=row.get("workflow"), key=row.get("key")).first()
-
-    class Meta:
-        model = TaskDefinition
-        import_id_fields = ("workflow", "key")
-        fields = (
-            "workflow",
-            "key",
-            "title",
-            "description",
-            "task_type",
-            "ext_ref",
-            "input_schema",
-            "output_schema",
-            "input_transform",
-            "output_transform",
-            "action_url",
-            "timeout_seconds",
-            "callback_timeout_seconds",
-            "version",
-            "edit_layout",
-            "display_layout",
-        )
-
-
-class TransitionResource(CompanyResource):
-    workflow = fields.Field(attribute="workflow", column_name="workflow")
-    from_task = fields.Field(attribute="from_task", column_name="from_task")
-    to_task = fields.Field(attribute="to_task", column_name="to_task")
-
-    def __init__(self, company_id: int | None = None, **kwargs: Any) -> None:
-        super().__init__(company_id, **kwargs)
-        self.fields["workflow"].widget = CompanyKeyWidget(WorkflowDefinition, "key", company_id)
-        for name in ("from_task", "to_task"):
-            self.fields[name].widget = TaskKeyWidget(company_id)
-
-    def dehydrate_from_task(self, obj: Transition) -> str:
-        return obj.from_task.key
-
-    def dehydrate_to_task(self, obj: Transition) -> str:
-        return obj.to_task.key
-
-    def dehydrate_workflow(self, obj: Transition) -> str:
-        return obj.workflow.key
-
-    def get_instance(self, instance_loader: Any, row: Any) -> Any:
-        # Natural key: (workflow, from, to) by key, inside the importer's company.
-        return (
-            self.get_queryset()
-            .filter(
-                workflow__key=row.get("workflow"),
-                from_task__key=row.get("from_task"),
-                to_task__key=row.get("to_task"),
-            )
-            .first()
-        )
-
-    class Meta:
-        model = Transition
-        import_id_fields = ("workflow", "from_task", "to_task")
-        fields = ("workflow", "from_task", "to_task", "condition", "priority")
-
-
-class TicketTypeResource(CompanyResource):
-    workflow = fields.Field(attribute="workflow", column_name="workflow")
-
-    def __init__(self, company_id: int | None = None, **kwargs: Any) -> None:
-        super().__init__(company_id, **kwargs)
-        self.fields["workflow"].widget = CompanyKeyWidget(WorkflowDefinition, "key", company_id)
-
-    class Meta:
-        model = TicketType
-        import_id_fields = ("key",)
-        fields = (
-            "key",
-            "title",
-            "description",
-            "workflow",
-            "ext_ref",
-            "fields",
-            "version",
-            "edit_layout",
-            "display_layout",
-        )
-
-
-class ScopedImportExportMixin(ImportExportMixin):
-    import_form_class = ImportForm
-    export_form_class = ExportForm
-
-    def get_resource_kwargs(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {"company_id": request.user.company_id}  # type: ignore[union-attr]
-
-    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
-        return self.get_resource_kwargs(request)
-
-    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
-        return self.get_resource_kwargs(request)
-
-    def has_import_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.company_id) and self.has_add_permission(request)  # type: ignore[attr-defined,union-attr]
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.company_id) and self.has_view_permission(request)  # type: ignore[attr-defined,union-attr]
-
-
 # --- admins ---------------------------------------------------------------------------------
 
 
@@ -277,20 +116,11 @@ class TaskDefinitionInline(DefinitionFormMixin, CompanyTabularInline):
     show_change_link = True
 
 
-class TransitionInline(CompanyTabularInline):
+class TransitionInline(WorkflowTasksOnlyMixin, CompanyTabularInline):
     model = Transition
     fk_name = "workflow"
     fields = ["from_task", "to_task", "condition", "priority"]
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-        if db_field.name in ("from_task", "to_task") and field is not None:
-            # Only this workflow's tasks.
-            field.queryset = (
-                field.queryset.filter(workflow_id=object_id) if object_id else field.queryset.none()
-            )
-        return field
+    task_fields = ("from_task", "to_task")
 
 
 class BundleUploadForm(forms.Form):
@@ -312,7 +142,9 @@ class BundleUploadForm(forms.Form):
 
 
 @admin.register(WorkflowDefinition)
-class WorkflowDefinitionAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
+class WorkflowDefinitionAdmin(
+    CreatedByMixin, WorkflowTasksOnlyMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
+):
     resource_classes = [WorkflowResource]
     list_display = ["title", "key", "version", "start_task", "updated_at"]
     list_select_related = ["start_task"]
@@ -324,24 +156,11 @@ class WorkflowDefinitionAdmin(ScopedImportExportMixin, DefinitionFormMixin, Comp
     actions_list = ["upload_bundle", "export_all"]
     actions_detail = ["export_one"]
     paginator = InfinitePaginator
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "start_task" and field is not None:
-            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            field.queryset = (
-                field.queryset.filter(workflow_id=object_id) if object_id else field.queryset.none()
-            )
-        return field
-
-    def save_model(self, request: HttpRequest, obj: WorkflowDefinition, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+    task_fields = ("start_task",)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        _warn_invalid(request, form.instance)
+        warn_invalid(request, form.instance)
 
     def _bundle_response(self, bundle: dict[str, Any], name: str) -> HttpResponse:
         response = HttpResponse(
@@ -411,7 +230,9 @@ def _summary(bundle: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @admin.register(TaskDefinition)
-class TaskDefinitionAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
+class TaskDefinitionAdmin(
+    WarnInvalidWorkflowMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
+):
     resource_classes = [TaskResource]
     fieldsets = [
         (None, {"fields": ["workflow", "key", "title", "task_type", "description", "ext_ref", "version"]}),
@@ -434,13 +255,9 @@ class TaskDefinitionAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyA
     }
     paginator = InfinitePaginator
 
-    def save_model(self, request: HttpRequest, obj: TaskDefinition, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        _warn_invalid(request, obj.workflow)
-
 
 @admin.register(Transition)
-class TransitionAdmin(ScopedImportExportMixin, CompanyAdmin):
+class TransitionAdmin(WarnInvalidWorkflowMixin, ScopedImportExportMixin, CompanyAdmin):
     resource_classes = [TransitionResource]
     list_display = ["__str__", "workflow", "condition", "priority"]
     list_select_related = ["workflow", "from_task", "to_task"]
@@ -448,13 +265,9 @@ class TransitionAdmin(ScopedImportExportMixin, CompanyAdmin):
     list_filter = ["workflow"]
     paginator = InfinitePaginator
 
-    def save_model(self, request: HttpRequest, obj: Transition, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        _warn_invalid(request, obj.workflow)
-
 
 @admin.register(TicketType)
-class TicketTypeAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
+class TicketTypeAdmin(CreatedByMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
     resource_classes = [TicketTypeResource]
     list_display = ["title", "key", "workflow", "updated_at"]
     list_select_related = ["workflow"]
@@ -464,8 +277,3 @@ class TicketTypeAdmin(ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
     readonly_fields = ["created_by", "created_at", "updated_at"]
     jsonform_schemas = {"ext_ref": EXT_REF_SCHEMA, "fields": JSON_SCHEMA_EDITOR}
     paginator = InfinitePaginator
-
-    def save_model(self, request: HttpRequest, obj: TicketType, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)

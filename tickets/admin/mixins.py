@@ -1,0 +1,163 @@
+"""Behaviour shared by the back-office admins, written once."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
+from unfold.decorators import action
+
+from accounts.models import Company, User
+from tickets.bundles import export_bundle, validate
+from workflows import services
+from workflows.models import WorkflowDefinition, WorkflowInstance
+
+
+def html_table(headers: list[str], rows: Any) -> str:
+    """A small read-only HTML table for a change page (values are escaped)."""
+    head = format_html_join("", '<th class="text-left">{}</th>', ((h,) for h in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+    )
+    return format_html(
+        '<table class="w-full"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body
+    )
+
+
+def run_each(request: HttpRequest, label: str, items: list[Any], operation: Callable[[Any], None]) -> None:
+    """Applies `operation` to each item; reports successes and each refusal."""
+    done = 0
+    for item in items:
+        try:
+            operation(item)
+            done += 1
+        except (services.StateConflict, ValidationError, PermissionDenied) as exc:
+            messages.error(request, f"{item}: {exc.messages[0] if isinstance(exc, ValidationError) else exc}")
+    if done:
+        messages.success(request, f"{label}: {done} done.")
+
+
+class NoAddMixin:
+    """Rows made by the engine or by people on the pages, never typed in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class NoAddDeleteMixin(NoAddMixin):
+    """Tickets and tasks: history is kept; cancel instead of delete."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CreatedByMixin:
+    """Stamps `created_by` with the person who adds the row."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+
+def object_id_of(request: HttpRequest) -> Any:
+    """The id of the object whose change page is being served (None on add pages)."""
+    return request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+
+
+class WorkflowTasksOnlyMixin:
+    """Task choices (`task_fields`) limited to the workflow being edited; none while adding."""
+
+    task_fields: tuple[str, ...] = ()
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.name in self.task_fields and field is not None:
+            object_id = object_id_of(request)
+            field.queryset = (
+                field.queryset.filter(workflow_id=object_id) if object_id else field.queryset.none()
+            )
+        return field
+
+
+def warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> None:
+    """Runs the bundle validator over the saved workflow and shows its messages.
+    Warnings, not refusals: a workflow is built in steps (tasks first, then the start)."""
+    if workflow is None:
+        return
+    company = Company.objects.get(pk=workflow.company_id)
+    bundle = export_bundle(company=company, workflow_keys=[workflow.key])
+    bundle.pop("ticket_types", None)
+    bundle.pop("company_roles", None)
+    for problem in validate(bundle, company=company):
+        messages.warning(request, f"Workflow '{workflow.key}' is not valid yet: {problem}")
+
+
+class WarnInvalidWorkflowMixin:
+    """After saving a row that belongs to a workflow, warns if that workflow is not valid yet."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        warn_invalid(request, obj.workflow)
+
+
+class TicketOperationsMixin:
+    """Retry / hold / resume / cancel, as bulk actions and on the change page of any
+    admin whose rows belong to a workflow instance (tickets, tasks)."""
+
+    def _instances(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[WorkflowInstance]:
+        return [row.workflow_instance for row in queryset.select_related("workflow_instance")]
+
+    def _operate(
+        self, request: HttpRequest, queryset: QuerySet[Any], label: str, op: Callable[..., None]
+    ) -> None:
+        actor: User = request.user  # type: ignore[assignment]
+        run_each(request, label, self._instances(request, queryset), lambda i: op(instance=i, actor=actor))
+
+    def _detail(
+        self, request: HttpRequest, object_id: Any, label: str, op: Callable[..., None]
+    ) -> HttpResponse:
+        queryset = self.get_queryset(request).filter(pk=object_id)  # type: ignore[attr-defined]
+        if not queryset.exists():
+            raise Http404("Not found.")
+        self._operate(request, queryset, label, op)
+        return HttpResponseRedirect(request.META.get("HTTP_REFERER") or "..")
+
+    @action(description="Retry the failed step", permissions=["change"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._operate(request, queryset, "Retry", services.retry)
+
+    @action(description="Put on hold", permissions=["change"])
+    def hold_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._operate(request, queryset, "Hold", services.hold)
+
+    @action(description="Resume", permissions=["change"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._operate(request, queryset, "Resume", services.resume)
+
+    @action(description="Cancel the ticket", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._operate(request, queryset, "Cancel", services.cancel)
+
+    @action(description="Retry", url_path="retry", permissions=["change"], icon="replay")
+    def retry_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return self._detail(request, object_id, "Retry", services.retry)
+
+    @action(description="Hold", url_path="hold", permissions=["change"], icon="pause")
+    def hold_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return self._detail(request, object_id, "Hold", services.hold)
+
+    @action(description="Resume", url_path="resume", permissions=["change"], icon="play_arrow")
+    def resume_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return self._detail(request, object_id, "Resume", services.resume)
+
+    @action(description="Cancel ticket", url_path="cancel", permissions=["change"], icon="cancel")
+    def cancel_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        return self._detail(request, object_id, "Cancel", services.cancel)
+
+
+BULK_OPERATIONS = ["retry_selected", "hold_selected", "resume_selected", "cancel_selected"]
+DETAIL_OPERATIONS = ["retry_detail", "hold_detail", "resume_detail", "cancel_detail"]

@@ -1,0 +1,135 @@
+"""Back office for ticket admins: task instances, with reassign, complete-by-hand and
+retry. Here (not in workflows) because each task links to its ticket."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from unfold.decorators import action
+from unfold.paginator import InfinitePaginator
+
+from accounts.admin_base import CompanyAdmin, scope_for
+from accounts.models import User
+from accounts.roles import SystemRole
+from tickets.admin.mixins import NoAddDeleteMixin, TicketOperationsMixin, run_each
+from workflows import services
+from workflows.models import TaskInstance
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "view"
+    parameter_name = "view"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("unassigned", "Unassigned"), ("overdue", "Overdue")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        from workflows.selectors import overdue_tasks, unassigned_tasks
+
+        if self.value() == "unassigned":
+            return unassigned_tasks(queryset)
+        if self.value() == "overdue":
+            return overdue_tasks(queryset)
+        return queryset
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        workers = User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True)
+        self.fields["assignee"].queryset = scope_for(request, workers).order_by("email")  # type: ignore[attr-defined]
+
+
+class OutputForm(forms.Form):
+    output = forms.JSONField(initial=dict, help_text="The step's output, a JSON object.")
+
+
+@admin.register(TaskInstance)
+class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
+    list_display = ["__str__", "ticket_link", "status", "assigned_to", "created_at"]
+    list_select_related = ["task_definition", "workflow_instance__ticket", "assigned_to"]
+    search_fields = ["=id", "task_definition__title", "task_definition__key"]
+    list_filter = [OverdueFilter, "status", "assigned_to", "task_definition__task_type"]
+    readonly_fields = [
+        "uuid",
+        "workflow_instance",
+        "task_definition",
+        "status",
+        "assigned_to",
+        "input_data",
+        "output_data",
+        "attempts",
+        "deadline_at",
+        "started_at",
+        "completed_at",
+        "created_at",
+        "assigned_at",
+    ]
+    fields = readonly_fields
+    paginator = InfinitePaginator
+    actions = ["retry_selected"]
+    actions_detail = ["reassign_detail", "complete_detail", "retry_detail"]
+
+    @admin.display(description="Ticket")
+    def ticket_link(self, obj: TaskInstance) -> str:
+        ticket = obj.workflow_instance.ticket
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:tickets_ticket_change", args=[ticket.pk]), ticket
+        )
+
+    def _task_or_404(self, request: HttpRequest, object_id: Any) -> TaskInstance:
+        task = self.get_queryset(request).select_related("task_definition").filter(pk=object_id).first()
+        if task is None:
+            raise Http404("Not found.")
+        return task
+
+    def _form_page(
+        self, request: HttpRequest, task: TaskInstance, form: forms.Form, title: str
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "task": task,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/workflows/task_action.html", context)
+
+    @action(description="Reassign", url_path="reassign", permissions=["change"], icon="person")
+    def reassign_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        task = self._task_or_404(request, object_id)
+        form = ReassignForm(request.POST or None, request=request)
+        if request.method == "POST" and form.is_valid():
+            actor: User = request.user  # type: ignore[assignment]
+            run_each(
+                request,
+                "Reassign",
+                [task],
+                lambda t: services.reassign(task=t, user=form.cleaned_data["assignee"], actor=actor),
+            )
+            return HttpResponseRedirect(reverse("admin:workflows_taskinstance_change", args=[task.pk]))
+        return self._form_page(request, task, form, f"Reassign {task}")
+
+    @action(description="Complete by hand", url_path="complete", permissions=["change"], icon="task_alt")
+    def complete_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        task = self._task_or_404(request, object_id)
+        form = OutputForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            actor: User = request.user  # type: ignore[assignment]
+            try:
+                services.complete_by_hand(task=task, output=form.cleaned_data["output"], actor=actor)
+            except services.OutputInvalid as exc:
+                form.add_error("output", exc)
+            except services.StateConflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"{task} completed by hand.")
+                return HttpResponseRedirect(reverse("admin:workflows_taskinstance_change", args=[task.pk]))
+        return self._form_page(request, task, form, f"Complete {task} by hand")

@@ -1,0 +1,193 @@
+"""Back office for ticket admins: tickets, with the engine's operations as admin actions,
+and their attachments and timeline. Every action calls a service; permissions are the
+admin's own (`change` on tickets, which ticket admins hold and workflow creators do not)."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from unfold.paginator import InfinitePaginator
+
+from accounts.admin_base import CompanyAdmin, CompanyTabularInline, scope_for
+from accounts.models import User
+from accounts.roles import SystemRole
+from tickets.admin.mixins import (
+    BULK_OPERATIONS,
+    DETAIL_OPERATIONS,
+    NoAddDeleteMixin,
+    NoAddMixin,
+    TicketOperationsMixin,
+    html_table,
+)
+from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TimelineEvent
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance, WorkflowStatus
+
+TIMELINE_ROWS = 100
+
+
+class TicketStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(v), str(label)) for v, label in WorkflowStatus.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(workflow_instance__status=self.value()) if self.value() else queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Tickets with an open task assigned to a worker of the user's company."""
+
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        workers = scope_for(request, User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True))
+        return [("none", "Unassigned"), *((str(u.pk), str(u)) for u in workers.order_by("email")[:200])]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        open_tasks = TaskInstance.objects.filter(
+            workflow_instance=OuterRef("workflow_instance"), status__in=OPEN_TASK_STATUSES
+        )
+        if value == "none":
+            return queryset.filter(Exists(open_tasks.filter(assigned_to__isnull=True)))
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(Exists(open_tasks.filter(assigned_to_id=int(value))))
+
+
+class OpenErrorFilter(admin.SimpleListFilter):
+    title = "has open error"
+    parameter_name = "open_error"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        open_errors = Exists(
+            TicketError.objects.filter(ticket=OuterRef("pk")).exclude(status=ErrorStatus.RESOLVED)
+        )
+        if self.value() == "yes":
+            return queryset.filter(open_errors)
+        if self.value() == "no":
+            return queryset.exclude(open_errors)
+        return queryset
+
+
+class ErrorInline(CompanyTabularInline):
+    model = TicketError
+    fields = ["created_at", "error_type", "message", "status"]
+    readonly_fields = ["created_at", "error_type", "message", "status"]
+    can_delete = False
+    max_num = 0
+    show_change_link = True
+
+
+class AttachmentInline(CompanyTabularInline):
+    model = FileUpload
+    fields = ["filename", "file_type", "size", "uploaded_at"]
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Ticket)
+class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
+    list_display = ["__str__", "ticket_type", "status", "current_step", "created_by", "created_at"]
+    list_select_related = [
+        "ticket_type",
+        "workflow_instance",
+        "workflow_instance__current_task",
+        "created_by",
+    ]
+    search_fields = ["=id", "title", "ticket_type__title", "created_by__email"]
+    list_filter = [TicketStatusFilter, "ticket_type", AssigneeFilter, "created_at", OpenErrorFilter]
+    readonly_fields = [
+        "title",
+        "ticket_type",
+        "status",
+        "data",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "tasks_table",
+        "timeline_table",
+    ]
+    fields = readonly_fields
+    inlines = [ErrorInline, AttachmentInline]
+    paginator = InfinitePaginator
+    actions = BULK_OPERATIONS
+    actions_detail = DETAIL_OPERATIONS
+
+    @admin.display(description="Status", ordering="workflow_instance__status")
+    def status(self, obj: Ticket) -> str:
+        return obj.workflow_instance.get_status_display()
+
+    @admin.display(description="Current step")
+    def current_step(self, obj: Ticket) -> str:
+        task = obj.workflow_instance.current_task
+        return task.title if task else "—"
+
+    @admin.display(description="Tasks")
+    def tasks_table(self, obj: Ticket) -> str:
+        tasks = obj.workflow_instance.tasks.select_related("task_definition", "assigned_to").order_by("id")
+        return html_table(
+            ["Step", "Status", "Assignee", "Created"],
+            (
+                (
+                    format_html(
+                        '<a href="{}">{}</a>',
+                        reverse("admin:workflows_taskinstance_change", args=[t.pk]),
+                        t.task_definition.title,
+                    ),
+                    t.get_status_display(),
+                    t.assigned_to or "—",
+                    t.created_at.strftime("%Y-%m-%d %H:%M"),
+                )
+                for t in tasks
+            ),
+        )
+
+    @admin.display(description="Timeline (latest first)")
+    def timeline_table(self, obj: Ticket) -> str:
+        events = list(
+            obj.timeline.select_related("actor").order_by("-created_at", "-id")[: TIMELINE_ROWS + 1]
+        )
+        table = html_table(
+            ["When", "What", "Who"],
+            (
+                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.message, e.actor or "—")
+                for e in events[:TIMELINE_ROWS]
+            ),
+        )
+        if len(events) <= TIMELINE_ROWS:
+            return table
+        more = reverse("admin:tickets_timelineevent_changelist") + f"?ticket__id__exact={obj.pk}"
+        return format_html('{}<p><a href="{}">All events of this ticket</a></p>', table, more)
+
+
+@admin.register(FileUpload)
+class FileUploadAdmin(NoAddMixin, CompanyAdmin):
+    list_display = ["filename", "ticket", "file_type", "size", "uploaded_at"]
+    list_select_related = ["ticket"]
+    search_fields = ["filename"]
+    list_filter = ["file_type", "uploaded_at"]
+    readonly_fields = ["ticket", "filename", "ext_key", "file_type", "size", "uploaded_by", "uploaded_at"]
+    paginator = InfinitePaginator
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(NoAddMixin, CompanyAdmin):
+    list_display = ["message", "ticket", "kind", "actor", "created_at"]
+    list_select_related = ["ticket", "actor"]
+    search_fields = ["message", "=ticket__id"]
+    list_filter = ["kind", "created_at"]
+    readonly_fields = ["ticket", "task_instance", "kind", "message", "actor", "data", "created_at"]
+    paginator = InfinitePaginator
