@@ -158,7 +158,33 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Mail. The environment uses Django's classic names (EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT);
+# they fill Django 6.1's MAILERS, which replaces those settings (both may not be set).
+# Without EMAIL_HOST, development prints mails on the console and production sends
+# through SMTP on localhost:25; EMAIL_BACKEND overrides both.
+_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_email_host = env_str("EMAIL_HOST", "")
+_mail_backend = env_str("EMAIL_BACKEND", "") or (
+    _SMTP_BACKEND
+    if _email_host or not (DEBUG or TESTING)
+    else "django.core.mail.backends.console.EmailBackend"
+)
+_mail_options: dict[str, Any] = {}
+if _mail_backend == _SMTP_BACKEND:
+    _mail_options = {
+        "host": _email_host or "localhost",
+        "port": env_int("EMAIL_PORT", 587 if env_bool("EMAIL_USE_TLS", False) else 25),
+        "username": env_str("EMAIL_HOST_USER", ""),
+        "password": env_str("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+        "use_ssl": env_bool("EMAIL_USE_SSL", False),
+        # A background job must not hang on a dead mail server.
+        "timeout": env_int("EMAIL_TIMEOUT", 10),
+    }
+    if _mail_options["use_tls"] and _mail_options["use_ssl"]:
+        raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL.")
+MAILERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TicketFlower <noreply@ticketflower.local>")
 
 TASKS = {
@@ -223,6 +249,7 @@ LOGGING = {
         "django.request": {"level": "ERROR" if TESTING else "WARNING"},
         "requests_hardened": {"level": "ERROR" if TESTING else "WARNING"},
         "axes": {"level": "ERROR" if TESTING else "WARNING"},
+        "mail.log": {"level": "ERROR" if TESTING else "WARNING"},  # aiosmtpd, the tests' SMTP server
     },
 }
 if TESTING:

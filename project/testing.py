@@ -1,13 +1,23 @@
-"""Shared test helpers: factories, a real loopback HTTP server, and a way to run the
-queued background tasks in-process (the same `Worker.run_task` the db_worker uses)."""
+"""Shared test helpers: factories, a real loopback HTTP server, a real loopback SMTP
+server, and a way to run the queued background tasks in-process (the same
+`Worker.run_task` the db_worker uses)."""
 
+import asyncio
+import email
+import email.policy
 import json
 import threading
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
-from typing import Any
+from typing import Any, ClassVar
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from django.test.utils import override_settings
 from django_scopes import scopes_disabled
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -178,3 +188,140 @@ class LoopbackServer:
 
 def json_reply(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+@dataclass(frozen=True)
+class DeliveredMail:
+    """One message as the SMTP server received it."""
+
+    mail_from: str
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"] or "")
+
+    @property
+    def to(self) -> list[str]:
+        return [a.strip() for a in str(self.message["To"] or "").split(",") if a.strip()]
+
+    def part(self, content_type: str) -> str:
+        """The decoded body of the text/plain or text/html part ('' if there is none)."""
+        for part in self.message.walk():
+            if part.get_content_type() == content_type and not part.is_multipart():
+                return str(part.get_content())  # type: ignore[attr-defined]
+        return ""
+
+    @property
+    def text(self) -> str:
+        return self.part("text/plain")
+
+    @property
+    def html(self) -> str:
+        return self.part("text/html")
+
+
+class _Collector:
+    def __init__(self, server: "SmtpServer") -> None:
+        self.server = server
+
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.server.lock:
+            self.server.delivered.append(
+                DeliveredMail(str(envelope.mail_from), list(envelope.rcpt_tos), message)
+            )
+        return "250 Message accepted for delivery"
+
+
+class _Controller(Controller):
+    """aiosmtpd's threaded controller on a free port chosen by the OS."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every delivered message.
+    With `username`/`password` it requires AUTH with exactly those."""
+
+    def __init__(self, *, username: str = "", password: str = "") -> None:
+        self.delivered: list[DeliveredMail] = []
+        self.lock = threading.Lock()
+        self.username, self.password = username, password
+        kwargs: dict[str, Any] = {}
+        if username:
+            warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+            kwargs = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,  # loopback test server: no certificate to offer
+            }
+        self.controller = _Controller(_Collector(self), hostname="127.0.0.1", port=0, **kwargs)
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.username
+            and auth_data.password.decode() == self.password
+        )
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def start(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.delivered.clear()
+
+    def messages(self) -> list[DeliveredMail]:
+        with self.lock:
+            return list(self.delivered)
+
+    def mailers(self) -> dict[str, dict[str, Any]]:
+        """A MAILERS setting that sends through this server (what the environment's
+        EMAIL_HOST/EMAIL_PORT/... produce in project.settings)."""
+        options: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "timeout": 10}
+        if self.username:
+            options |= {"username": self.username, "password": self.password}
+        return {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}}
+
+
+class RealMailMixin:
+    """For any TestCase (also live-server and browser tests): the project sends its
+    mail through SMTP to a loopback aiosmtpd server started for the class. `self.mail()`
+    returns what was delivered since the test began (cleared before each test)."""
+
+    smtp: ClassVar[SmtpServer]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.smtp = SmtpServer().start()
+        mail_settings = override_settings(MAILERS=cls.smtp.mailers())
+        mail_settings.enable()
+        cls.addClassCleanup(cls.smtp.stop)  # type: ignore[attr-defined]
+        cls.addClassCleanup(mail_settings.disable)  # type: ignore[attr-defined]
+        super().setUpClass()  # type: ignore[misc]
+
+    def setUp(self) -> None:
+        super().setUp()  # type: ignore[misc]
+        self.smtp.clear()
+
+    def mail(self, to: str | None = None) -> list[DeliveredMail]:
+        """Delivered messages, optionally only those for one address."""
+        return [m for m in self.smtp.messages() if to is None or to in m.recipients]

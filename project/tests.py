@@ -7,6 +7,8 @@ import sys
 from django.conf import settings
 from django.test import SimpleTestCase
 
+from project.testing import SmtpServer
+
 
 def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {
@@ -65,3 +67,68 @@ class SettingsTests(SimpleTestCase):
         )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("no issues", result.stdout)
+
+
+_SEND = (
+    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'project.settings'); django.setup();"
+    "from django.core.mail import send_mail;"
+    "send_mail('Hello', 'Sent with the environment settings.', None, ['someone@example.com'])"
+)
+
+
+def _send_with_env(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"TESTING", "DATABASE_URL"} | _MAIL_VARS}
+    return subprocess.run(
+        [sys.executable, "-c", _SEND],
+        cwd=settings.BASE_DIR,
+        env={**clean, "DEBUG": "true", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+_MAIL_VARS = {"EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS"}
+_MAIL_VARS |= {"EMAIL_USE_SSL", "EMAIL_BACKEND", "EMAIL_TIMEOUT"}
+
+
+class MailSettingsTests(SimpleTestCase):
+    """EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS
+    from the environment reach a real SMTP server (in a fresh process)."""
+
+    def setUp(self) -> None:
+        self.server = SmtpServer(username="mailer", password="s3cret-pass").start()
+        self.addCleanup(self.server.stop)
+        self.env = {
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.server.port),
+            "EMAIL_HOST_USER": "mailer",
+            "EMAIL_HOST_PASSWORD": "s3cret-pass",
+        }
+
+    def test_host_port_and_login_from_the_environment(self) -> None:
+        result = _send_with_env(**self.env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        [delivered] = self.server.messages()
+        self.assertEqual(delivered.recipients, ["someone@example.com"])
+        self.assertEqual(delivered.subject, "Hello")
+        self.assertIn("Sent with the environment settings.", delivered.text)
+
+    def test_wrong_password_is_refused_and_nothing_delivered(self) -> None:
+        result = _send_with_env(**{**self.env, "EMAIL_HOST_PASSWORD": "wrong"})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("SMTPAuthenticationError", result.stderr)
+        self.assertEqual(self.server.messages(), [])
+
+    def test_use_tls_asks_for_starttls(self) -> None:
+        # The loopback server offers no STARTTLS, so a client that honours EMAIL_USE_TLS must stop.
+        result = _send_with_env(**self.env, EMAIL_USE_TLS="true")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("STARTTLS", result.stderr)
+        self.assertEqual(self.server.messages(), [])
+
+    def test_tls_and_ssl_together_are_refused(self) -> None:
+        result = _import_settings(
+            DEBUG="true", EMAIL_HOST="smtp.example.com", EMAIL_USE_TLS="true", EMAIL_USE_SSL="true"
+        )
+        self.assertIn("at most one of EMAIL_USE_TLS and EMAIL_USE_SSL", result.stderr)
