@@ -32,12 +32,5 @@ def user_scope(user: User) -> Iterator[None]:
         raise PermissionError("A user without a company must be a superuser.")
 
 
-def company_id_of(user: User) -> int:
-    """The company of a company user (every non-superuser has one)."""
-    if user.company_id is None:
-        raise PermissionError("This user belongs to no company.")
-    return user.company_id
-
-
 def is_company_owned(model: type[Model]) -> bool:
     return any(f.name == "company" for f in model._meta.concrete_fields)

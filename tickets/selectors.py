@@ -1,4 +1,5 @@
-"""Ticket-side reads. All run inside the caller's company scope."""
+"""Ticket-side reads. All run inside the caller's company scope; which rows a user
+may see comes from `tickets.access`."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,41 +8,15 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from accounts.roles import SystemRole
-from accounts.tenancy import company_id_of
-from tickets.models import ErrorStatus, Ticket, TicketType
+from tickets import access
+from tickets.models import ErrorStatus, Ticket
 from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES, TaskInstance
 from workflows.selectors import open_task_count
 
 
-def submittable_types(user: User) -> QuerySet[TicketType]:
-    """Types open to everyone, or shared with one of the user's company roles."""
-    role_ids = list(user.company_roles.values_list("pk", flat=True))
-    return (
-        TicketType.objects.filter(company_id=company_id_of(user))
-        .filter(Q(company_roles__isnull=True) | Q(company_roles__in=role_ids))
-        .distinct()
-        .order_by("title")
-    )
-
-
-def may_submit(user: User, ticket_type: TicketType) -> bool:
-    return user.has_role(SystemRole.USER) and submittable_types(user).filter(pk=ticket_type.pk).exists()
-
-
-def visible_tickets(user: User) -> QuerySet[Ticket]:
-    """Submitters see their own tickets; ticket admins every ticket in the company."""
-    qs = Ticket.objects.filter(company_id=company_id_of(user))
-    if not user.has_role(SystemRole.TICKET_ADMIN):
-        qs = qs.filter(created_by=user)
-    return qs
-
-
 def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Ticket]:
     statuses = FINISHED_WORKFLOW_STATUSES if archived else ACTIVE_WORKFLOW_STATUSES
-    qs = Ticket.objects.filter(company_id=company_id_of(user), created_by=user).filter(
-        workflow_instance__status__in=statuses
-    )
+    qs = access.own_tickets(user).filter(workflow_instance__status__in=statuses)
     search = search.strip()
     if search:
         q = Q(title__icontains=search) | Q(ticket_type__title__icontains=search)
@@ -56,11 +31,7 @@ def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Tic
 
 
 def active_ticket_count(user: User) -> int:
-    return Ticket.objects.filter(
-        company_id=company_id_of(user),
-        created_by=user,
-        workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES,
-    ).count()
+    return access.own_tickets(user).filter(workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES).count()
 
 
 def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance | None]]:
@@ -131,10 +102,6 @@ def ticket_detail_context(ticket: Ticket, *, staff_view: bool) -> dict[str, Any]
     }
 
 
-def worker_sees_ticket(user: User, ticket_id: int) -> bool:
-    return TaskInstance.objects.filter(assigned_to=user, workflow_instance__ticket__id=ticket_id).exists()
-
-
 @dataclass(frozen=True)
 class LandingSummary:
     can_submit: bool
@@ -147,8 +114,8 @@ class LandingSummary:
 def landing_summary(user: User) -> LandingSummary:
     """What the landing page and the navigation show. It lives in the top layer because it
     counts both tickets and tasks."""
-    can_submit = user.has_role(SystemRole.USER)
-    is_worker = user.has_role(SystemRole.TASK_WORKER)
+    can_submit = access.may_submit_tickets(user)
+    is_worker = access.may_work_tasks(user)
     return LandingSummary(
         can_submit=can_submit,
         is_worker=is_worker,

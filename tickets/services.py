@@ -11,9 +11,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import User
-from accounts.roles import SystemRole
+from tickets import access
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TicketType
-from tickets.selectors import may_submit
 from workflows import services as engine_services
 
 
@@ -64,7 +63,7 @@ def submit_ticket(
 ) -> Ticket:
     """Creates the ticket, its workflow instance and first task in one transaction.
     A workflow that cannot start leaves an error on the ticket; it never raises."""
-    if ticket_type.company_id != user.company_id or not may_submit(user, ticket_type):
+    if not access.may_submit(user, ticket_type):
         raise PermissionDenied("You may not submit this ticket type.")
     errors = validate_ticket_data(ticket_type, data)
     if errors:
@@ -75,10 +74,10 @@ def submit_ticket(
     try:
         with transaction.atomic():
             instance = engine_services.create_instance(
-                company_id=user.company_id, workflow=ticket_type.workflow, ticket_data=data
+                company_id=ticket_type.company_id, workflow=ticket_type.workflow, ticket_data=data
             )
             ticket = Ticket.objects.create(
-                company_id=user.company_id,
+                company_id=ticket_type.company_id,
                 ticket_type=ticket_type,
                 workflow_instance=instance,
                 title=summary_for(ticket_type, data),
@@ -87,7 +86,7 @@ def submit_ticket(
             )
             for upload in files:
                 row = FileUpload(
-                    company_id=user.company_id,
+                    company_id=ticket_type.company_id,
                     ticket=ticket,
                     filename=(upload.name or "file")[:255],
                     file_type=(upload.content_type or "")[:100],
@@ -109,7 +108,7 @@ def storage_path(upload: FileUpload) -> str:
 
 
 def cancel_ticket(*, ticket: Ticket, actor: User) -> None:
-    if not (ticket.created_by_id == actor.pk or actor.has_role(SystemRole.TICKET_ADMIN)):
+    if not access.may_cancel_ticket(actor, ticket):
         raise PermissionDenied("Only the submitter or a ticket admin may cancel this ticket.")
     engine_services.cancel(instance=ticket.workflow_instance, actor=actor)
 

@@ -1,19 +1,17 @@
 """Worker pages: my tasks and the task form."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.decorators import role_required
 from accounts.models import User
-from accounts.roles import SystemRole
 from accounts.services import set_availability
+from tickets import access
 from tickets.forms import SchemaForm
 from tickets.selectors import labelled_data
-from workflows import selectors, services
+from workflows import services
 from workflows.models import TaskType
 
 
@@ -21,13 +19,21 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-@role_required(SystemRole.TASK_WORKER)
+workers_only = access.page_requires(access.may_work_tasks, "This page needs the task worker role.")
+
+
+@workers_only
 def task_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.open_tasks_for(_user(request)), 25).get_page(request.GET.get("page"))
+    tasks = (
+        access.open_tasks_for(_user(request))
+        .select_related("task_definition", "workflow_instance__ticket__ticket_type")
+        .order_by("created_at", "id")
+    )
+    page = Paginator(tasks, 25).get_page(request.GET.get("page"))
     return render(request, "workflows/task_list.html", {"page": page})
 
 
-@role_required(SystemRole.TASK_WORKER)
+@workers_only
 @require_POST
 def availability(request: HttpRequest) -> HttpResponse:
     available = request.POST.get("available") == "1"
@@ -38,16 +44,18 @@ def availability(request: HttpRequest) -> HttpResponse:
     return redirect("task_list")
 
 
+@access.page_requires(access.may_open_task_pages, "This page needs the task worker role.")
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     user = _user(request)
-    if not user.is_authenticated:
-        return redirect(f"/accounts/login/?next={request.path}")
-    if not (user.has_role(SystemRole.TASK_WORKER) or user.has_role(SystemRole.TICKET_ADMIN)):
-        raise PermissionDenied("This page needs the task worker role.")
-    task = get_object_or_404(selectors.visible_tasks(user), pk=task_id)
+    task = get_object_or_404(
+        access.visible_tasks(user).select_related(
+            "task_definition", "workflow_instance__ticket__ticket_type", "assigned_to"
+        ),
+        pk=task_id,
+    )
     task_def = task.task_definition
-    editable = task.is_open and task_def.task_type == TaskType.FORM and services.can_complete(task, user)
+    editable = task.is_open and task_def.task_type == TaskType.FORM and access.may_complete_task(user, task)
     form = SchemaForm(
         request.POST if editable and request.method == "POST" else None,
         schema=task_def.output_schema,

@@ -8,10 +8,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.decorators import role_required
 from accounts.models import User
-from accounts.roles import SystemRole
-from tickets import selectors, services
+from tickets import access, selectors, services
 from tickets.forms import TicketForm
 from tickets.models import FileUpload
 from workflows.services import StateConflict
@@ -23,17 +21,20 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-@role_required(SystemRole.USER)
+submitters_only = access.page_requires(access.may_submit_tickets, "This page needs the submitter role.")
+
+
+@submitters_only
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    types = selectors.submittable_types(_user(request))
+    types = access.submittable_types(_user(request))
     return render(request, "tickets/new.html", {"types": types})
 
 
-@role_required(SystemRole.USER)
+@submitters_only
 @require_http_methods(["GET", "POST"])
 def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
     user = _user(request)
-    ticket_type = get_object_or_404(selectors.submittable_types(user), pk=type_id)
+    ticket_type = get_object_or_404(access.submittable_types(user), pk=type_id)
     form = TicketForm(request.POST or None, request.FILES or None, schema=ticket_type.fields, label="Details")
     if request.method == "POST" and form.is_valid():
         try:
@@ -69,12 +70,12 @@ def _ticket_list(request: HttpRequest, *, archived: bool) -> HttpResponse:
     )
 
 
-@role_required(SystemRole.USER)
+@submitters_only
 def ticket_list(request: HttpRequest) -> HttpResponse:
     return _ticket_list(request, archived=False)
 
 
-@role_required(SystemRole.USER)
+@submitters_only
 def ticket_archive(request: HttpRequest) -> HttpResponse:
     return _ticket_list(request, archived=True)
 
@@ -83,12 +84,12 @@ def ticket_archive(request: HttpRequest) -> HttpResponse:
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     user = _user(request)
     ticket = get_object_or_404(
-        selectors.visible_tickets(user).select_related(
+        access.visible_tickets(user).select_related(
             "ticket_type", "workflow_instance", "workflow_instance__current_task", "created_by"
         ),
         pk=ticket_id,
     )
-    context = selectors.ticket_detail_context(ticket, staff_view=user.has_role(SystemRole.TICKET_ADMIN))
+    context = selectors.ticket_detail_context(ticket, staff_view=access.sees_staff_detail(user))
     return render(request, "tickets/detail.html", context)
 
 
@@ -96,7 +97,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 @require_POST
 def ticket_cancel(request: HttpRequest, ticket_id: int) -> HttpResponse:
     user = _user(request)
-    ticket = get_object_or_404(selectors.visible_tickets(user), pk=ticket_id)
+    ticket = get_object_or_404(access.visible_tickets(user), pk=ticket_id)
     try:
         services.cancel_ticket(ticket=ticket, actor=user)
     except StateConflict as exc:
@@ -108,15 +109,8 @@ def ticket_cancel(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 def attachment_download(request: HttpRequest, upload_id: int) -> HttpResponseBase:
-    user = _user(request)
-    upload: FileUpload = get_object_or_404(FileUpload.objects.all(), pk=upload_id)
-    ticket_id = upload.ticket_id
-    visible = ticket_id is not None and (
-        selectors.visible_tickets(user).filter(pk=ticket_id).exists()
-        or selectors.worker_sees_ticket(user, ticket_id)
-    )
-    if not visible:  # same answer whether the file exists elsewhere or not at all
-        raise Http404("Not found.")
+    # Same answer whether the file exists elsewhere or not at all.
+    upload: FileUpload = get_object_or_404(access.visible_attachments(_user(request)), pk=upload_id)
     path = services.storage_path(upload)
     if not default_storage.exists(path):
         raise Http404("The file is missing.")

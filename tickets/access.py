@@ -1,0 +1,277 @@
+"""The one answer to "what may this user see and do?" for tickets, tasks, attachments,
+errors and definitions (in the spirit of django-helpdesk's `helpdesk/user.py`).
+
+Two kinds of answers:
+- `visible_*(user)` querysets: the rows a user may see. Views, admin, API and MCP start
+  every read of these rows here, so another company's row is simply not found (404).
+- `may_*(user, ...)` predicates: whether a user may do one thing. Workflow services that
+  re-check a rule on a locked row take the predicate from their caller (for example
+  `permitted=access.may_complete_task`): the rule lives here, the app graph stays
+  tickets -> workflows -> accounts.
+
+Rules:
+- Pages and API are for members of a company. A platform superuser belongs to no
+  company and sees no rows there (404); the back office is their place, where they see
+  every company (`backoffice`).
+- Role capabilities come from the role groups' model permissions (`accounts.roles`), so
+  the back office's own permission checks and these answers agree: "manages tickets" is
+  `tickets.change_ticket` (ticket admins and company admins), "edits definitions" is
+  `workflows.change_workflowdefinition` (workflow creators and company admins).
+- Submitters see their own tickets; task workers see the tasks assigned to them and the
+  tickets (and attachments) those tasks belong to; ticket managers see the company's."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import User
+from accounts.roles import SystemRole
+from accounts.tenancy import is_company_owned
+from tickets.models import FileUpload, Ticket, TicketError, TicketType
+from workflows.models import OPEN_TASK_STATUSES, TaskDefinition, TaskInstance, Transition, WorkflowDefinition
+
+DEFINITION_MODELS: tuple[type[Model], ...] = (WorkflowDefinition, TaskDefinition, Transition, TicketType)
+
+
+# --- who the user is ------------------------------------------------------------------------
+
+
+def company_id(user: Any) -> int | None:
+    """The company whose rows `user` may see on pages; None for anonymous, inactive
+    and platform users (who then see nothing)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return user.company_id  # type: ignore[no-any-return]
+
+
+def in_company[M: Model](user: Any, queryset: QuerySet[M]) -> QuerySet[M]:
+    """`queryset` narrowed to the user's company (nothing for users without one)."""
+    cid = company_id(user)
+    return queryset.none() if cid is None else queryset.filter(company_id=cid)
+
+
+def backoffice[M: Model](user: Any, queryset: QuerySet[M]) -> QuerySet[M]:
+    """The back office's view of company-owned rows: a platform superuser sees every
+    company, everyone else their own. Which models a role may open at all is the
+    admin's model-permission check (role groups)."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
+        return queryset
+    if is_company_owned(queryset.model) or queryset.model is User:
+        return in_company(user, queryset)
+    return queryset
+
+
+def may_submit_tickets(user: Any) -> bool:
+    return company_id(user) is not None and user.has_role(SystemRole.USER)
+
+
+def may_work_tasks(user: Any) -> bool:
+    return company_id(user) is not None and user.has_role(SystemRole.TASK_WORKER)
+
+
+def manages_tickets(user: Any) -> bool:
+    """Ticket admins (and company admins): every ticket, task and error of the company,
+    and the operations on them (retry, hold, resume, cancel, reassign, complete by hand)."""
+    return company_id(user) is not None and user.has_perm("tickets.change_ticket")
+
+
+def edits_definitions(user: Any) -> bool:
+    return company_id(user) is not None and user.has_perm("workflows.change_workflowdefinition")
+
+
+def may_open_task_pages(user: Any) -> bool:
+    return may_work_tasks(user) or manages_tickets(user)
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+def submittable_types(user: Any) -> QuerySet[TicketType]:
+    """Types open to everyone in the company, or shared with one of the user's roles."""
+    if not may_submit_tickets(user):
+        return TicketType.objects.none()
+    role_ids = list(user.company_roles.values_list("pk", flat=True))
+    return (
+        in_company(user, TicketType.objects.all())
+        .filter(Q(company_roles__isnull=True) | Q(company_roles__in=role_ids))
+        .distinct()
+        .order_by("title")
+    )
+
+
+def may_submit(user: Any, ticket_type: TicketType) -> bool:
+    return (
+        ticket_type.company_id == company_id(user)
+        and submittable_types(user).filter(pk=ticket_type.pk).exists()
+    )
+
+
+def visible_tickets(user: Any) -> QuerySet[Ticket]:
+    """Ticket pages: submitters see their own, ticket managers the company's. (A task
+    worker sees a ticket's data on the task page, and its files: `visible_attachments`.)"""
+    qs = in_company(user, Ticket.objects.all())
+    if company_id(user) is None or manages_tickets(user):
+        return qs
+    return qs.filter(created_by=user)
+
+
+def own_tickets(user: Any) -> QuerySet[Ticket]:
+    """The submitter's lists (active and archive): always only their own tickets."""
+    qs = in_company(user, Ticket.objects.all())
+    return qs if company_id(user) is None else qs.filter(created_by=user)
+
+
+def _holds_task_on(user: Any) -> Exists:
+    return Exists(
+        TaskInstance.objects.filter(
+            workflow_instance_id=OuterRef("ticket__workflow_instance_id"), assigned_to=user
+        )
+    )
+
+
+def may_view_ticket(user: Any, ticket: Ticket) -> bool:
+    if ticket.company_id != company_id(user):
+        return False
+    return ticket.created_by_id == user.pk or manages_tickets(user)
+
+
+def may_cancel_ticket(user: Any, ticket: Ticket) -> bool:
+    """The submitter and ticket managers may cancel (the workflow must still be active;
+    that is the engine's StateConflict, not a permission)."""
+    return may_view_ticket(user, ticket)
+
+
+def may_operate_ticket(user: Any, ticket: Ticket) -> bool:
+    """Retry, hold, resume and back-office cancel."""
+    return ticket.company_id == company_id(user) and manages_tickets(user)
+
+
+def sees_staff_detail(user: Any) -> bool:
+    """Ticket pages show plumbing (URLs, retries, routing) to ticket managers only."""
+    return manages_tickets(user)
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+def visible_tasks(user: Any) -> QuerySet[TaskInstance]:
+    """Task workers: the tasks assigned to them. Ticket managers: the company's."""
+    qs = in_company(user, TaskInstance.objects.all())
+    if manages_tickets(user):
+        return qs
+    if may_work_tasks(user):
+        return qs.filter(assigned_to=user)
+    return qs.none()
+
+
+def open_tasks_for(user: Any) -> QuerySet[TaskInstance]:
+    """A worker's to-do list: open tasks assigned to them."""
+    if not may_work_tasks(user):
+        return TaskInstance.objects.none()
+    return in_company(user, TaskInstance.objects.all()).filter(
+        assigned_to=user, status__in=OPEN_TASK_STATUSES
+    )
+
+
+def may_complete_task(user: Any, task: TaskInstance) -> bool:
+    """The assignee (still a task worker) or a ticket manager, of the task's company.
+    Services re-check it on the locked row (the task may have been reassigned)."""
+    if task.company_id != company_id(user):
+        return False
+    if manages_tickets(user):
+        return True
+    return task.assigned_to_id == user.pk and may_work_tasks(user)
+
+
+def may_receive_task(user: Any, task: TaskInstance) -> bool:
+    """Whom a task may be (re)assigned to: an active task worker of its company."""
+    return (
+        user is not None
+        and user.company_id == task.company_id
+        and user.is_active
+        and user.has_role(SystemRole.TASK_WORKER)
+    )
+
+
+def may_operate_task(user: Any, task: TaskInstance) -> bool:
+    """Reassign, complete by hand, retry."""
+    return task.company_id == company_id(user) and manages_tickets(user)
+
+
+def assignable_workers(user: Any) -> QuerySet[User]:
+    """Choices when a ticket manager reassigns: active task workers of the company."""
+    return in_company(user, User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True))
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def visible_attachments(user: Any) -> QuerySet[FileUpload]:
+    """Files of visible tickets, and of tickets the user holds a task on."""
+    qs = in_company(user, FileUpload.objects.filter(ticket__isnull=False))
+    if company_id(user) is None or manages_tickets(user):
+        return qs
+    return qs.filter(Q(ticket__created_by=user) | _holds_task_on(user))
+
+
+def may_download(user: Any, upload: FileUpload) -> bool:
+    return visible_attachments(user).filter(pk=upload.pk).exists()
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def visible_errors(user: Any) -> QuerySet[TicketError]:
+    """Ticket errors are plumbing: ticket managers only (submitters see a plain line)."""
+    qs = in_company(user, TicketError.objects.all())
+    return qs if manages_tickets(user) else qs.none()
+
+
+def may_triage_error(user: Any, error: TicketError) -> bool:
+    return error.company_id == company_id(user) and manages_tickets(user)
+
+
+# --- definitions ----------------------------------------------------------------------------
+
+
+def visible_definitions[M: Model](user: Any, model: type[M]) -> QuerySet[M]:
+    """Workflow, task, transition and ticket-type definitions: readable by everyone in the
+    back office who may view them (creators, ticket admins, company admins)."""
+    if model not in DEFINITION_MODELS:
+        raise ValueError(f"{model.__name__} is not a definition model.")
+    opts = model._meta
+    qs: QuerySet[M] = model._default_manager.all()  # type: ignore[assignment]
+    if company_id(user) is None or not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+        return qs.none()
+    return in_company(user, qs)
+
+
+def may_edit_definition(user: Any, definition: Model) -> bool:
+    return getattr(definition, "company_id", None) == company_id(user) and edits_definitions(user)
+
+
+# --- page guard -----------------------------------------------------------------------------
+
+View = Callable[..., HttpResponse]
+
+
+def page_requires(predicate: Callable[[Any], bool], message: str) -> Callable[[View], View]:
+    """Logged in (else the login page) and `predicate(user)` (else 403 with `message`).
+    Rows are checked by the view through `visible_*` (404)."""
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not predicate(request.user):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
