@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import CompanyOwned, CompanyRole
-from workflows.models import Definition, TaskInstance, WorkflowDefinition, WorkflowInstance
+from workflows.models import Definition, ErrorType, TaskInstance, WorkflowDefinition, WorkflowInstance
 
 
 class TicketType(Definition):
@@ -46,13 +46,6 @@ class Ticket(CompanyOwned):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title or self.ticket_type.title}"
-
-
-class ErrorType(models.TextChoices):
-    WORKFLOW_CREATION = "WORKFLOW_CREATION", "Workflow creation"
-    TASK_CREATION = "TASK_CREATION", "Task creation"
-    TASK_UPDATE = "TASK_UPDATE", "Task update"
-    WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION", "Workflow transition"
 
 
 class ErrorStatus(models.TextChoices):

@@ -3,7 +3,6 @@ are phrased in ticket terms, error triage."""
 
 from typing import Any
 
-import jsonschema
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
@@ -14,6 +13,7 @@ from accounts.models import User
 from tickets import access
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TicketType
 from workflows import services as engine_services
+from workflows.schemas import schema_errors
 
 
 class TicketDataInvalid(ValidationError):
@@ -23,19 +23,7 @@ class TicketDataInvalid(ValidationError):
 
 
 def validate_ticket_data(ticket_type: TicketType, data: Any) -> dict[str, list[str]]:
-    if not isinstance(data, dict):
-        return {"": ["Ticket data must be a JSON object."]}
-    schema = ticket_type.fields or {}
-    if not schema:
-        return {}
-    errors: dict[str, list[str]] = {}
-    for error in jsonschema.validators.validator_for(schema)(schema).iter_errors(data):
-        path = ".".join(str(p) for p in error.absolute_path)
-        if error.validator == "required" and not path and "'" in error.message:
-            errors.setdefault(error.message.split("'")[1], []).append("This field is required.")
-        else:
-            errors.setdefault(path, []).append(error.message)
-    return errors
+    return schema_errors(ticket_type.fields, data, what="Ticket data")
 
 
 def summary_for(ticket_type: TicketType, data: dict[str, Any]) -> str:

@@ -1,24 +1,26 @@
 """The workflow engine's steps. Every function here runs inside a transaction that
-already holds the row lock of the workflow instance (see `services.locked_instance`),
+already holds the row lock of the workflow instance (`lock_instance` / `lock_task`),
 so each step happens exactly once even when workers or callbacks race.
 
-Public entry points are in `workflows.services`; this module is their machinery."""
+Two halves call it and nothing here calls back up: `workflows.services` (requests:
+start, complete, ticket-admin operations) and `workflows.background` (the worker's
+claim, call and apply; callbacks; the sweeper). Action tasks are handed to the queue
+through the `action_ready` signal (`workflows.tasks` enqueues them)."""
 
 import hashlib
 import secrets
 import traceback
-from datetime import timedelta
-from typing import Any
+from collections.abc import Collection
+from typing import Any, overload
 
-import jsonschema
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from workflows import assignment
 from workflows.expressions import ExpressionError, apply_transform, evaluate, is_truthy
 from workflows.models import (
+    ErrorType,
     HoldReason,
     TaskDefinition,
     TaskInstance,
@@ -27,16 +29,53 @@ from workflows.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
-from workflows.signals import workflow_event
+from workflows.schemas import schema_errors
+from workflows.signals import action_ready, workflow_event
+
+# --- locks -----------------------------------------------------------------------------
+# The one lock order: workflow instance, then task (then, inside assignment, the
+# company row). Each lock names its own row (`of=("self",)`), so no definition row
+# that many tickets share is ever locked.
 
 
-class ErrorKind:
-    """Ticket error types, as stored (tickets.models.ErrorType has the labels)."""
+def lock_instance(instance_id: int) -> WorkflowInstance:
+    return WorkflowInstance.objects.select_for_update(of=("self",)).get(pk=instance_id)
 
-    WORKFLOW_CREATION = "WORKFLOW_CREATION"
-    TASK_CREATION = "TASK_CREATION"
-    TASK_UPDATE = "TASK_UPDATE"
-    WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION"
+
+@overload
+def lock_task(task_id: int, *, instance_id: int | None = None) -> tuple[WorkflowInstance, TaskInstance]: ...
+
+
+@overload
+def lock_task(
+    task_id: int,
+    *,
+    instance_id: int | None = None,
+    statuses: Collection[str],
+    attempt: int | None = None,
+) -> tuple[WorkflowInstance, TaskInstance] | None: ...
+
+
+def lock_task(
+    task_id: int,
+    *,
+    instance_id: int | None = None,
+    statuses: Collection[str] | None = None,
+    attempt: int | None = None,
+) -> tuple[WorkflowInstance, TaskInstance] | None:
+    """Locks the task's workflow instance, then the task, and compare-and-sets: None
+    when the locked task is no longer in one of `statuses` (or on attempt `attempt`)."""
+    if instance_id is None:
+        instance_id = TaskInstance.objects.values_list("workflow_instance_id", flat=True).get(pk=task_id)
+    instance = lock_instance(instance_id)
+    task = (
+        TaskInstance.objects.select_for_update(of=("self",)).select_related("task_definition").get(pk=task_id)
+    )
+    if statuses is not None and task.status not in statuses:
+        return None
+    if attempt is not None and task.attempts != attempt:
+        return None
+    return instance, task
 
 
 def emit(
@@ -100,7 +139,7 @@ def enter_task(
 ) -> TaskInstance | None:
     """Creates the instance of `task_def`, assigns or enqueues it. On failure the
     workflow goes on hold with an error and None is returned."""
-    error_type = ErrorKind.WORKFLOW_CREATION if creation else ErrorKind.TASK_CREATION
+    error_type = ErrorType.WORKFLOW_CREATION if creation else ErrorType.TASK_CREATION
     if task_def.is_action:
         instance.automated_steps += 1
         if instance.automated_steps > settings.WORKFLOW_MAX_AUTOMATED_STEPS:
@@ -138,7 +177,7 @@ def enter_task(
     )
     emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
     if task_def.is_action:
-        enqueue_action(task.pk)
+        request_action(task.pk)
     else:
         decision = assignment.assign(task)
         emit(
@@ -155,17 +194,9 @@ def enter_task(
     return task
 
 
-def enqueue_action(task_id: int, *, delay_seconds: float = 0) -> None:
-    """Enqueues the action call once the surrounding transaction commits."""
-    from workflows.tasks import run_action_task
-
-    def _enqueue() -> None:
-        job = run_action_task
-        if delay_seconds > 0:
-            job = job.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
-        job.enqueue(task_id)
-
-    transaction.on_commit(_enqueue)
+def request_action(task_id: int, *, delay_seconds: float = 0) -> None:
+    """Asks for one attempt of the action task `task_id` (see `workflows.tasks`)."""
+    action_ready.send(sender=TaskInstance, task_id=task_id, delay_seconds=delay_seconds)
 
 
 def complete(
@@ -225,7 +256,7 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
             candidates.append(_candidate(transition, error=str(exc)))
             hold_with_error(
                 instance,
-                ErrorKind.WORKFLOW_TRANSITION,
+                ErrorType.WORKFLOW_TRANSITION,
                 f"Condition of transition {finished.task_definition.key} → "
                 f"{transition.to_task.key} failed: {exc}",
                 task=finished,
@@ -246,7 +277,7 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
     if winner is None:
         hold_with_error(
             instance,
-            ErrorKind.WORKFLOW_TRANSITION,
+            ErrorType.WORKFLOW_TRANSITION,
             f"No transition from '{finished.task_definition.key}' matched and there is no default path.",
             task=finished,
             actor=actor,
@@ -293,22 +324,7 @@ def _record_route(
 
 def validate_output(task_def: TaskDefinition, output: Any) -> dict[str, list[str]]:
     """Errors per field path ("" for the whole object); empty when valid."""
-    if not isinstance(output, dict):
-        return {"": ["The output must be a JSON object."]}
-    schema = task_def.output_schema or {}
-    if not schema:
-        return {}
-    validator_cls = jsonschema.validators.validator_for(schema)
-    errors: dict[str, list[str]] = {}
-    for error in validator_cls(schema).iter_errors(output):
-        path = ".".join(str(p) for p in error.absolute_path)
-        if error.validator == "required" and not path:
-            # Attach "x is a required property" to the missing field itself.
-            missing = error.message.split("'")[1] if "'" in error.message else ""
-            errors.setdefault(missing, []).append("This field is required.")
-            continue
-        errors.setdefault(path, []).append(error.message)
-    return errors
+    return schema_errors(task_def.output_schema, output, what="The output")
 
 
 def new_callback_token() -> tuple[str, str]:

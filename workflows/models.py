@@ -46,6 +46,15 @@ ACTIVE_WORKFLOW_STATUSES = (
 FINISHED_WORKFLOW_STATUSES = (WorkflowStatus.COMPLETED, WorkflowStatus.CANCELLED)
 
 
+class ErrorType(models.TextChoices):
+    """What failed; stored on ticket errors (`tickets.models.TicketError`)."""
+
+    WORKFLOW_CREATION = "WORKFLOW_CREATION", "Workflow creation"
+    TASK_CREATION = "TASK_CREATION", "Task creation"
+    TASK_UPDATE = "TASK_UPDATE", "Task update"
+    WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION", "Workflow transition"
+
+
 class Definition(CompanyOwned):
     """Fields shared by workflow, task and ticket-type definitions."""
 

@@ -3,6 +3,8 @@ widgets in the admin and by server-side validation (bundles, forms)."""
 
 from typing import Any
 
+import jsonschema
+
 EXT_REF_SCHEMA: dict[str, Any] = {
     "type": "array",
     "title": "External references",
@@ -115,3 +117,22 @@ def fill_form_schema(schema: Any) -> dict[str, Any]:
         },
         "required": list(schema.get("required") or []),
     }
+
+
+def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dict[str, list[str]]:
+    """`data` checked against the JSON Schema `schema`: messages per field path ("" for
+    the whole object), empty when valid. `what` names the data in the top-level message.
+    The one mapping of jsonschema errors, for ticket data and task outputs alike."""
+    if not isinstance(data, dict):
+        return {"": [f"{what} must be a JSON object."]}
+    if not schema:
+        return {}
+    errors: dict[str, list[str]] = {}
+    for error in jsonschema.validators.validator_for(schema)(schema).iter_errors(data):
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required" and not path and "'" in error.message:
+            # Attach "x is a required property" to the missing field itself.
+            errors.setdefault(error.message.split("'")[1], []).append("This field is required.")
+        else:
+            errors.setdefault(path, []).append(error.message)
+    return errors

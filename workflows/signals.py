@@ -11,3 +11,7 @@ error_type (str | None), stack_trace (str)."""
 from django.dispatch import Signal
 
 workflow_event = Signal()
+
+# Sent when an action task should get an attempt: task_id (int), delay_seconds
+# (float). `workflows.tasks` puts it on the queue; the engine does not know the queue.
+action_ready = Signal()

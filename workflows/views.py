@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from workflows.services import CallbackOutcome, accept_callback
+from workflows.background import CallbackOutcome, accept_callback
 
 _MAX_CALLBACK_BYTES = 1024 * 1024
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.test import Client, override_settings
 
 from project.testing import LoopbackServer, json_reply, make_workflow
-from workflows import services
+from workflows import background, services
 from workflows.actions import SIGNATURE_HEADER
 from workflows.models import TaskStatus, TaskType, WorkflowStatus
 from workflows.tests.base import EngineTestCase
@@ -154,10 +154,10 @@ class SyncActionTests(EngineTestCase):
         self.server.handler = lambda body, headers: json_reply(200, {"ok": 1})
         ticket = self.submit(self.workflow())
         task = self.current_task(ticket)
-        claim = services._claim_action(task.pk)
+        claim = background._claim_action(task.pk)
         assert claim is not None
         services.hold(instance=ticket.workflow_instance, actor=self.admin)
-        services._action_succeeded(claim, ActionResponse(status=200, headers={}, body={"ok": 1}))
+        background._action_succeeded(claim, ActionResponse(status=200, headers={}, body={"ok": 1}))
         task.refresh_from_db()
         self.assertEqual(task.status, TaskStatus.COMPLETED)
         self.assertEqual(self.status(ticket), WorkflowStatus.ON_HOLD)
@@ -276,7 +276,7 @@ class AsyncActionTests(EngineTestCase):
 
         from django.utils import timezone
 
-        report = services.sweep(now=timezone.now() + timedelta(seconds=61))
+        report = background.sweep(now=timezone.now() + timedelta(seconds=61))
         self.assertEqual(report.expired, 1)
         self.task.refresh_from_db()
         self.assertEqual(self.task.status, TaskStatus.ERROR)
@@ -284,7 +284,7 @@ class AsyncActionTests(EngineTestCase):
         self.assertEqual(self.post(self.token, {"account": "late"}).status_code, 409)
 
     def test_deadline_not_reached_changes_nothing(self) -> None:
-        self.assertEqual(services.sweep().expired, 0)
+        self.assertEqual(background.sweep().expired, 0)
         self.task.refresh_from_db()
         self.assertEqual(self.task.status, TaskStatus.PENDING)
 
@@ -303,7 +303,7 @@ class AsyncActionTests(EngineTestCase):
 
         from django.utils import timezone
 
-        services.sweep(now=timezone.now() + timedelta(seconds=61))
+        background.sweep(now=timezone.now() + timedelta(seconds=61))
         with self.assertRaises(services.StateConflict):
             services.resume(instance=self.ticket.workflow_instance, actor=self.admin)
 
@@ -341,6 +341,6 @@ class SweeperRecoveryTests(EngineTestCase):
         task.deadline_at = timezone.now() - timedelta(seconds=1)
         task.save()
         with self.captureOnCommitCallbacks(execute=True):
-            self.assertEqual(services.sweep().recovered, 1)
+            self.assertEqual(background.sweep().recovered, 1)
         self.drain()
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)

@@ -23,7 +23,7 @@ from project.testing import (
     make_workflow,
 )
 from tickets.services import submit_ticket
-from workflows import services
+from workflows import background, services
 from workflows.models import TaskInstance, TaskType
 
 postgres_only = skipUnless(connection.vendor == "postgresql", "row locks need PostgreSQL")
@@ -108,7 +108,7 @@ class ConcurrencyTests(TransactionTestCase):
             submit_ticket(user=self.submitter, ticket_type=tt, data={})
         with scopes_disabled():
             task_id = TaskInstance.objects.get().pk
-        services.run_action(task_id=task_id)
+        background.run_action(task_id=task_id)
         body = server.requests[0][2]
         path = body["callback_url"].split("127.0.0.1:8000", 1)[1]
 

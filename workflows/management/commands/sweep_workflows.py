@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from workflows.services import sweep
+from workflows.background import sweep
 
 
 class Command(BaseCommand):
