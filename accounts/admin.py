@@ -1,11 +1,14 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.http import HttpRequest
+from unfold.decorators import action
 
 from accounts.admin_base import CompanyAdmin
+from accounts.invites import send_invite
 from accounts.models import Company, CompanyRole, User
 from accounts.roles import SystemRole
 
@@ -13,13 +16,10 @@ admin.site.unregister(Group)
 
 
 class UserAdminForm(forms.ModelForm):
-    password = forms.CharField(
-        label="Password",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the current password.",
-    )
+    """People are added by email, name and roles. There is no password field at all:
+    a new person sets their own through the invitation link, and editing a person never
+    touches their password (an empty field used to blank the hash)."""
+
     # Declared so the queryset is built per request (inside the company scope).
     company_roles: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
         queryset=CompanyRole.objects.none(), required=False
@@ -36,8 +36,7 @@ class UserAdminForm(forms.ModelForm):
             self.fields["groups"].queryset = Group.objects.filter(name__in=SystemRole.values)  # type: ignore[attr-defined]
         self.fields["company_roles"].queryset = CompanyRole.objects.all()  # type: ignore[attr-defined]
         if not self.instance.pk:
-            self.fields["password"].required = True
-            self.fields["password"].help_text = "At least 12 characters."
+            self.fields["email"].help_text = "They receive an email with a link to choose their password."
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -45,32 +44,16 @@ class UserAdminForm(forms.ModelForm):
             raise forms.ValidationError("Another account already uses this email address.")
         return email
 
-    def clean_password(self) -> str:
-        from django.contrib.auth import password_validation
-
-        password = self.cleaned_data.get("password") or ""
-        if password:
-            password_validation.validate_password(password, self.instance)
-        return password
-
-    def save(self, commit: bool = True) -> User:
-        user: User = super().save(commit=False)
-        if self.cleaned_data.get("password"):
-            user.set_password(self.cleaned_data["password"])
-        if commit:
-            user.save()
-            self.save_m2m()
-        return user
-
 
 @admin.register(User)
 class UserAdmin(CompanyAdmin):
     form = UserAdminForm
-    list_display = ["email", "full_name", "is_active", "is_available", "roles_display"]
+    list_display = ["email", "full_name", "is_active", "is_available", "roles_display", "joined"]
     list_filter = ["is_active", "is_available", "groups"]
     search_fields = ["email", "first_name", "last_name"]
     filter_horizontal = ["groups", "company_roles"]
     ordering = ["email"]
+    actions = ["resend_invite"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("groups")
@@ -79,10 +62,13 @@ class UserAdmin(CompanyAdmin):
     def roles_display(self, obj: User) -> str:
         return ", ".join(sorted(g.name for g in obj.groups.all()))
 
+    @admin.display(description="Password set", boolean=True)
+    def joined(self, obj: User) -> bool:
+        return obj.has_usable_password()
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = [
             "email",
-            "password",
             "first_name",
             "last_name",
             "is_active",
@@ -102,7 +88,27 @@ class UserAdmin(CompanyAdmin):
         if not request.user.is_superuser:  # type: ignore[union-attr]
             obj.company_id = request.user.company_id  # type: ignore[union-attr]
             obj.is_superuser = False
+        if not change:
+            obj.set_unusable_password()
         super().save_model(request, obj, form, change)
+        if not change:
+            inviter: User = request.user  # type: ignore[assignment]
+            # After the commit: no mail for a person whose row rolled back.
+            transaction.on_commit(lambda: send_invite(obj, invited_by=inviter))
+            messages.info(request, f"An invitation to choose a password was sent to {obj.email}.")
+
+    @action(description="Send the invitation again", permissions=["change"])
+    def resend_invite(self, request: HttpRequest, queryset: Any) -> None:
+        """Only to people who have not chosen a password yet (a new link; the old one
+        still works until it expires or one of them is used)."""
+        inviter: User = request.user  # type: ignore[assignment]
+        sent = 0
+        for user in queryset:
+            if user.has_usable_password() or not user.is_active:
+                continue
+            send_invite(user, invited_by=inviter)
+            sent += 1
+        messages.info(request, f"Invitations sent: {sent}.")
 
 
 @admin.register(CompanyRole)
@@ -117,6 +123,11 @@ class CompanyModelAdmin(CompanyAdmin):
 
     list_display = ["name", "created_at"]
     search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Nobody else finds any company, not even their own: 404 alike, no id oracle.
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.none()  # type: ignore[union-attr]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)  # type: ignore[union-attr]

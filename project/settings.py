@@ -125,15 +125,20 @@ if TESTING:
     # Hashing dominates test time; the algorithm is not what the tests check.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# An invitation link (sent when a company admin adds a person) works once, for this long.
+INVITE_MAX_AGE_SECONDS = env_int("INVITE_MAX_AGE_SECONDS", 3 * 24 * 3600)
+
 LOGIN_URL = reverse_lazy("login")
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-# django-axes: lock an (email, IP) pair after repeated failures, for a limited time.
+# django-axes: lock an (account, IP) pair after repeated failures, for a limited time.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
+# Counted per normalised email: case or whitespace variants of one address share a counter.
+AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
