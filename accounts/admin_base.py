@@ -14,19 +14,12 @@ from django.forms import BaseModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from accounts.models import User
-from accounts.tenancy import is_company_owned
+from accounts.tenancy import is_company_owned, visible_rows
 
 
 def scope_for(request: HttpRequest, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     """Narrows `queryset` to the requesting user's company (superusers see all)."""
-    user: User = request.user  # type: ignore[assignment]
-    if user.is_superuser:
-        return queryset
-    model = queryset.model
-    if is_company_owned(model) or model is User:
-        return queryset.filter(company_id=user.company_id)
-    return queryset
+    return visible_rows(request.user, queryset)  # type: ignore[arg-type]
 
 
 class CompanyRelatedFieldListFilter(RelatedFieldListFilter):

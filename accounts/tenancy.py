@@ -5,8 +5,9 @@ Company-owned models use django-scopes, so a query without an active scope raise
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django_scopes import scope, scopes_disabled
 
 from accounts.models import Company, User
@@ -30,6 +31,19 @@ def user_scope(user: User) -> Iterator[None]:
             yield
     else:  # pragma: no cover - prevented by a check constraint
         raise PermissionError("A user without a company must be a superuser.")
+
+
+def visible_rows(user: User, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The tenancy rule of the back office: a platform superuser sees every company,
+    everyone else only their own company's rows (nothing without a company). The one
+    place this is decided: the admin base and `tickets.access.backoffice` call it."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
+        return queryset
+    model = queryset.model
+    if not (is_company_owned(model) or model is User):
+        return queryset
+    company_id = user.company_id if user.is_authenticated and user.is_active else None
+    return queryset.none() if company_id is None else queryset.filter(company_id=company_id)
 
 
 def is_company_owned(model: type[Model]) -> bool:

@@ -31,7 +31,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
 from accounts.roles import SystemRole
-from accounts.tenancy import is_company_owned
+from accounts.tenancy import visible_rows
 from tickets.models import FileUpload, Ticket, TicketError, TicketType
 from workflows.models import OPEN_TASK_STATUSES, TaskDefinition, TaskInstance, Transition, WorkflowDefinition
 
@@ -59,11 +59,7 @@ def backoffice[M: Model](user: Any, queryset: QuerySet[M]) -> QuerySet[M]:
     """The back office's view of company-owned rows: a platform superuser sees every
     company, everyone else their own. Which models a role may open at all is the
     admin's model-permission check (role groups)."""
-    if user.is_authenticated and user.is_active and user.is_superuser:
-        return queryset
-    if is_company_owned(queryset.model) or queryset.model is User:
-        return in_company(user, queryset)
-    return queryset
+    return visible_rows(user, queryset)
 
 
 def may_submit_tickets(user: Any) -> bool:
@@ -203,9 +199,16 @@ def may_operate_task(user: Any, task: TaskInstance) -> bool:
     return task.company_id == company_id(user) and manages_tickets(user)
 
 
-def assignable_workers(user: Any) -> QuerySet[User]:
-    """Choices when a ticket manager reassigns: active task workers of the company."""
-    return in_company(user, User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True))
+def assignable_workers(task: TaskInstance) -> QuerySet[User]:
+    """Whom `task` may go to (see `may_receive_task`): its company's active task workers."""
+    return User.objects.filter(
+        company_id=task.company_id, groups__name=SystemRole.TASK_WORKER, is_active=True
+    ).order_by("email")
+
+
+def workers_seen_by(user: Any) -> QuerySet[User]:
+    """Active task workers in the back-office user's view (assignee filters)."""
+    return backoffice(user, User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True))
 
 
 # --- attachments ----------------------------------------------------------------------------

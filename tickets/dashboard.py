@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.admin_base import scope_for
+from tickets import access
 from tickets.models import ErrorStatus, Ticket, TicketError
 from workflows.models import (
     ACTIVE_WORKFLOW_STATUSES,
@@ -27,8 +27,8 @@ def dashboard_figures(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.has_perm("tickets.view_ticket"):  # type: ignore[union-attr]
         return {}
-    tickets = scope_for(request, Ticket.objects.all())
-    tasks = scope_for(request, TaskInstance.objects.filter(status__in=OPEN_TASK_STATUSES))
+    tickets = access.backoffice(request.user, Ticket.objects.all())
+    tasks = access.backoffice(request.user, TaskInstance.objects.filter(status__in=OPEN_TASK_STATUSES))
     labels = dict(WorkflowStatus.choices)
     by_status = {
         row["workflow_instance__status"]: row["n"]
@@ -69,7 +69,9 @@ def dashboard_figures(request: HttpRequest) -> dict[str, Any]:
         "tf_unassigned": tasks.filter(
             assigned_to__isnull=True, task_definition__task_type=TaskType.FORM
         ).count(),
-        "tf_new_errors": scope_for(request, TicketError.objects.filter(status=ErrorStatus.NEW)).count(),
+        "tf_new_errors": access.backoffice(
+            request.user, TicketError.objects.filter(status=ErrorStatus.NEW)
+        ).count(),
         "tf_chart": json.dumps(chart),
         "tf_days": DAYS,
     }

@@ -13,9 +13,9 @@ from django.utils.html import format_html
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 
-from accounts.admin_base import CompanyAdmin, scope_for
+from accounts.admin_base import CompanyAdmin
 from accounts.models import User
-from accounts.roles import SystemRole
+from tickets import access
 from tickets.admin.mixins import NoAddDeleteMixin, TicketOperationsMixin, run_each
 from workflows import services
 from workflows.models import TaskInstance
@@ -41,10 +41,9 @@ class OverdueFilter(admin.SimpleListFilter):
 class ReassignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
 
-    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, task: TaskInstance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        workers = User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True)
-        self.fields["assignee"].queryset = scope_for(request, workers).order_by("email")  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = access.assignable_workers(task)  # type: ignore[attr-defined]
 
 
 class OutputForm(forms.Form):
@@ -105,7 +104,7 @@ class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
     @action(description="Reassign", url_path="reassign", permissions=["change"], icon="person")
     def reassign_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         task = self._task_or_404(request, object_id)
-        form = ReassignForm(request.POST or None, request=request)
+        form = ReassignForm(request.POST or None, task=task)
         if request.method == "POST" and form.is_valid():
             actor: User = request.user  # type: ignore[assignment]
             run_each(

@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from unfold.paginator import InfinitePaginator
 
-from accounts.admin_base import CompanyAdmin, CompanyTabularInline, scope_for
-from accounts.models import User
-from accounts.roles import SystemRole
+from accounts.admin_base import CompanyAdmin, CompanyTabularInline
+from tickets import access
 from tickets.admin.mixins import (
     BULK_OPERATIONS,
     DETAIL_OPERATIONS,
@@ -46,7 +45,7 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        workers = scope_for(request, User.objects.filter(groups__name=SystemRole.TASK_WORKER, is_active=True))
+        workers = access.workers_seen_by(request.user)
         return [("none", "Unassigned"), *((str(u.pk), str(u)) for u in workers.order_by("email")[:200])]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

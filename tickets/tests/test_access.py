@@ -103,8 +103,13 @@ class AccessTests(TestCase):
         self.assertFalse(access.may_receive_task(self.submitter, self.task))
         self.assertFalse(access.may_receive_task(self.foreign_all, self.task))
         self.assertEqual(
-            self.ids(access.assignable_workers(self.ticket_admin)), {self.worker.pk, self.idle_worker.pk}
+            self.ids(access.assignable_workers(self.task)), {self.worker.pk, self.idle_worker.pk}
         )
+        self.assertEqual(
+            self.ids(access.workers_seen_by(self.ticket_admin)), {self.worker.pk, self.idle_worker.pk}
+        )
+        self.assertIn(self.worker.pk, self.ids(access.workers_seen_by(self.superuser)))
+        self.assertEqual(self.ids(access.workers_seen_by(self.submitter.__class__())), set())
 
     def test_attachments_follow_tickets_and_task_holders(self) -> None:
         for user, sees in {
