@@ -63,7 +63,9 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     )
     if request.method == "POST" and editable and form.is_valid():
         try:
-            services.complete_form_task(task=task, output=form.cleaned_data["data"], actor=user)
+            services.complete_form_task(
+                task=task, output=form.cleaned_data["data"], actor=user, permitted=access.may_complete_task
+            )
         except services.OutputInvalid as exc:
             form.add_field_errors(exc.field_errors)
         except services.StateConflict as exc:

@@ -80,7 +80,7 @@ def choose_worker(company_id: int) -> AssignmentDecision:
 
 def assign(task: TaskInstance) -> AssignmentDecision:
     """Assigns `task` (unsaved changes are saved). Must run inside a transaction."""
-    Company.objects.select_for_update().filter(pk=task.company_id).first()
+    Company.objects.select_for_update(of=("self",)).filter(pk=task.company_id).first()
     decision = choose_worker(task.company_id)
     now = timezone.now()
     task.assigned_to = decision.user

@@ -229,6 +229,11 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
         return CallbackOutcome.NOT_FOUND
     with company_scope(company_id), transaction.atomic():
         instance, task = engine.lock_task(task_id)
+        # Again on the locked row: a retry may have issued a new token meanwhile.
+        if not task.callback_token_hash or not hmac.compare_digest(
+            engine.hash_token(token), task.callback_token_hash
+        ):
+            return CallbackOutcome.NOT_FOUND
         if task.status == TaskStatus.COMPLETED and task.completed_by_callback:
             return CallbackOutcome.DUPLICATE
         # Accepted while held too: the output is kept and routing waits for resume.

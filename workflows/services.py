@@ -7,6 +7,7 @@ and compare-and-sets the task status, so racing workers, callbacks and people ad
 workflow exactly once. Callers pass objects of one company and run inside its scope
 (requests get it from middleware)."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -80,12 +81,12 @@ def start_instance(*, instance: WorkflowInstance, actor: User | None) -> TaskIns
 # --- human completion ----------------------------------------------------------------
 
 
-def can_complete(task: TaskInstance, user: User) -> bool:
-    return task.assigned_to_id == user.pk or user.has_role(SystemRole.TICKET_ADMIN)
-
-
-def complete_form_task(*, task: TaskInstance, output: Any, actor: User) -> None:
-    if not can_complete(task, actor):
+def complete_form_task(
+    *, task: TaskInstance, output: Any, actor: User, permitted: Callable[[User, TaskInstance], bool]
+) -> None:
+    """`permitted(actor, task)` is the caller's access rule (`tickets.access.may_complete_task`);
+    it is checked before and again on the locked row, as a reassignment may have won."""
+    if not permitted(actor, task):
         raise PermissionDenied("Only the assignee or a ticket admin may complete this task.")
     if task.task_definition.task_type != TaskType.FORM:
         raise StateConflict("Only form tasks are completed through a form.")
@@ -97,6 +98,10 @@ def complete_form_task(*, task: TaskInstance, output: Any, actor: User) -> None:
         if locked is None:
             raise StateConflict("This task is already finished.")
         instance, current = locked
+        if not permitted(actor, current):
+            raise PermissionDenied(
+                "This task was reassigned; only its assignee or a ticket admin may complete it."
+            )
         if instance.status != WorkflowStatus.IN_PROGRESS:
             raise StateConflict(f"The ticket is {instance.get_status_display().lower()}.")
         engine.complete(instance, current, output, actor=actor, how=f"by {actor}")

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_user, run_queued_tasks
+from tickets.access import may_complete_task
 from tickets.bundles import import_bundle, parse
 from tickets.models import Ticket, TicketType
 from tickets.services import submit_ticket
@@ -58,7 +59,9 @@ class SampleBundleTests(LiveServerTestCase):
         with company_scope(self.company):
             task = ticket.workflow_instance.tasks.select_related("task_definition").order_by("-id").first()
             assert task is not None
-            services.complete_form_task(task=task, output=output, actor=self.worker)
+            services.complete_form_task(
+                task=task, output=output, actor=self.worker, permitted=may_complete_task
+            )
         run_queued_tasks()
 
     def test_purchase_request_small_amount_is_auto_approved(self) -> None:

@@ -3,6 +3,7 @@ from django.test import override_settings
 
 from accounts.roles import SystemRole
 from project.testing import make_user, make_workflow
+from tickets.access import may_complete_task
 from workflows import services
 from workflows.models import TaskStatus, TaskType, WorkflowStatus
 from workflows.tests.base import EngineTestCase
@@ -17,10 +18,14 @@ class PathTests(EngineTestCase):
         first = self.current_task(ticket)
         self.assertEqual(first.task_definition.key, "triage")
         self.assertEqual(first.assigned_to, self.worker)
-        services.complete_form_task(task=first, output={"ok": True}, actor=self.worker)
+        services.complete_form_task(
+            task=first, output={"ok": True}, actor=self.worker, permitted=may_complete_task
+        )
         second = self.current_task(ticket)
         self.assertEqual(second.task_definition.key, "fix")
-        services.complete_form_task(task=second, output={"done": 1}, actor=self.worker)
+        services.complete_form_task(
+            task=second, output={"done": 1}, actor=self.worker, permitted=may_complete_task
+        )
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)
         ticket.workflow_instance.refresh_from_db()
         self.assertEqual(
@@ -51,7 +56,12 @@ class PathTests(EngineTestCase):
         for data, output, expected in cases:
             with self.subTest(expected=expected):
                 ticket = self.submit(wf, data)
-                services.complete_form_task(task=self.current_task(ticket), output=output, actor=self.worker)
+                services.complete_form_task(
+                    task=self.current_task(ticket),
+                    output=output,
+                    actor=self.worker,
+                    permitted=may_complete_task,
+                )
                 self.assertEqual(self.current_task(ticket).task_definition.key, expected)
                 decision = ticket.timeline.filter(kind="routed").get()
                 self.assertEqual(decision.data["winner"], expected)
@@ -61,7 +71,9 @@ class PathTests(EngineTestCase):
         wf = make_workflow(self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "output.go", 0)])
         ticket = self.submit(wf)
         task = self.current_task(ticket)
-        services.complete_form_task(task=task, output={"go": False}, actor=self.worker)
+        services.complete_form_task(
+            task=task, output={"go": False}, actor=self.worker, permitted=may_complete_task
+        )
         task.refresh_from_db()
         self.assertEqual(task.status, TaskStatus.COMPLETED)
         self.assertEqual(self.status(ticket), WorkflowStatus.ON_HOLD)
@@ -82,7 +94,12 @@ class PathTests(EngineTestCase):
     def test_condition_that_fails_to_evaluate_is_an_error(self) -> None:
         wf = make_workflow(self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "abs(output.x)", 0)])
         ticket = self.submit(wf)
-        services.complete_form_task(task=self.current_task(ticket), output={"x": "text"}, actor=self.worker)
+        services.complete_form_task(
+            task=self.current_task(ticket),
+            output={"x": "text"},
+            actor=self.worker,
+            permitted=may_complete_task,
+        )
         self.assertEqual(self.status(ticket), WorkflowStatus.ON_HOLD)
         error_type, message = self.errors(ticket)[0]
         self.assertEqual(error_type, "WORKFLOW_TRANSITION")
@@ -96,11 +113,18 @@ class PathTests(EngineTestCase):
         )
         ticket = self.submit(wf)
         for again in (True, True, False):
-            services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
             services.complete_form_task(
-                task=self.current_task(ticket), output={"again": again}, actor=self.worker
+                task=self.current_task(ticket), output={}, actor=self.worker, permitted=may_complete_task
             )
-        services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
+            services.complete_form_task(
+                task=self.current_task(ticket),
+                output={"again": again},
+                actor=self.worker,
+                permitted=may_complete_task,
+            )
+        services.complete_form_task(
+            task=self.current_task(ticket), output={}, actor=self.worker, permitted=may_complete_task
+        )
         self.assertEqual(self.keys(ticket), ["work", "review"] * 3 + ["done"])
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)
 
@@ -134,7 +158,9 @@ class PathTests(EngineTestCase):
         ticket = self.submit(wf)
         task = self.current_task(ticket)
         with self.assertRaises(services.OutputInvalid) as ctx:
-            services.complete_form_task(task=task, output={"amount": -1}, actor=self.worker)
+            services.complete_form_task(
+                task=task, output={"amount": -1}, actor=self.worker, permitted=may_complete_task
+            )
         self.assertIn("amount", ctx.exception.field_errors)
         self.assertIn("reason", ctx.exception.field_errors)
         task.refresh_from_db()
@@ -145,17 +171,21 @@ class PathTests(EngineTestCase):
         wf = make_workflow(self.company, [{"key": "a"}])
         ticket = self.submit(wf)
         with self.assertRaises(PermissionDenied):
-            services.complete_form_task(task=self.current_task(ticket), output={}, actor=other)
-        services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.admin)
+            services.complete_form_task(
+                task=self.current_task(ticket), output={}, actor=other, permitted=may_complete_task
+            )
+        services.complete_form_task(
+            task=self.current_task(ticket), output={}, actor=self.admin, permitted=may_complete_task
+        )
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)
 
     def test_completing_twice_is_refused(self) -> None:
         wf = make_workflow(self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
         ticket = self.submit(wf)
         task = self.current_task(ticket)
-        services.complete_form_task(task=task, output={}, actor=self.worker)
+        services.complete_form_task(task=task, output={}, actor=self.worker, permitted=may_complete_task)
         with self.assertRaises(services.StateConflict):
-            services.complete_form_task(task=task, output={}, actor=self.worker)
+            services.complete_form_task(task=task, output={}, actor=self.worker, permitted=may_complete_task)
         self.assertEqual(self.keys(ticket), ["a", "b"])
 
 
@@ -205,9 +235,13 @@ class OperationsTests(EngineTestCase):
         ticket = self.submit(wf)
         services.hold(instance=ticket.workflow_instance, actor=self.admin)
         with self.assertRaises(services.StateConflict):
-            services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
+            services.complete_form_task(
+                task=self.current_task(ticket), output={}, actor=self.worker, permitted=may_complete_task
+            )
         services.resume(instance=ticket.workflow_instance, actor=self.admin)
-        services.complete_form_task(task=self.current_task(ticket), output={}, actor=self.worker)
+        services.complete_form_task(
+            task=self.current_task(ticket), output={}, actor=self.worker, permitted=may_complete_task
+        )
         self.assertEqual(self.status(ticket), WorkflowStatus.COMPLETED)
         kinds = set(ticket.timeline.values_list("kind", flat=True))
         self.assertTrue({"held", "resumed"} <= kinds)
