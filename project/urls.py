@@ -4,7 +4,12 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from project import errors
 from workflows.views import callback
+
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
@@ -15,6 +20,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     # Browsers ask for /favicon.ico on every page, the admin's too.
     path("favicon.ico", favicon),
+    # Before the admin's own login: a logged-in person without back-office access is told so.
+    path("admin/login/", errors.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/callbacks/<uuid:task_uuid>/", callback, name="callback"),
     path("", include("accounts.urls")),
