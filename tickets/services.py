@@ -95,10 +95,10 @@ def storage_path(upload: FileUpload) -> str:
     return f"uploads/{upload.company_id}/{upload.ext_key}"
 
 
-def cancel_ticket(*, ticket: Ticket, actor: User) -> None:
+def cancel_ticket(*, ticket: Ticket, actor: User, reason: str) -> None:
     if not access.may_cancel_ticket(actor, ticket):
         raise PermissionDenied("Only the submitter or a ticket admin may cancel this ticket.")
-    engine_services.cancel(instance=ticket.workflow_instance, actor=actor)
+    engine_services.cancel(instance=ticket.workflow_instance, actor=actor, reason=reason)
 
 
 def set_error_status(*, error: TicketError, status: str, notes: str, actor: User) -> None:

@@ -1,6 +1,7 @@
 """Worker pages: my tasks and the task form."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -68,7 +69,7 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             )
         except services.OutputInvalid as exc:
             form.add_field_errors(exc.field_errors)
-        except services.StateConflict as exc:
+        except (services.StateConflict, PermissionDenied) as exc:
             messages.error(request, str(exc))
             return redirect("task_detail", task_id=task.pk)
         else:

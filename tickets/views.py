@@ -1,3 +1,4 @@
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from tickets import access, selectors, services
@@ -93,18 +94,33 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     return render(request, "tickets/detail.html", context)
 
 
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Why cancel this ticket?",
+        max_length=400,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown on the ticket's timeline.",
+    )
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ticket_cancel(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """GET asks for confirmation and a reason; only the POST cancels."""
     user = _user(request)
-    ticket = get_object_or_404(access.visible_tickets(user), pk=ticket_id)
-    try:
-        services.cancel_ticket(ticket=ticket, actor=user)
-    except StateConflict as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Ticket #{ticket.pk} was cancelled.")
-    return redirect("ticket_detail", ticket_id=ticket.pk)
+    ticket = get_object_or_404(
+        access.visible_tickets(user).select_related("workflow_instance", "ticket_type"), pk=ticket_id
+    )
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cancel_ticket(ticket=ticket, actor=user, reason=form.cleaned_data["reason"])
+        except StateConflict as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Ticket #{ticket.pk} was cancelled.")
+        return redirect("ticket_detail", ticket_id=ticket.pk)
+    return render(request, "tickets/cancel.html", {"ticket": ticket, "form": form})
 
 
 @login_required

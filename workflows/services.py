@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.roles import SystemRole
 from workflows import engine
 from workflows.models import (
     FINISHED_WORKFLOW_STATUSES,
@@ -79,6 +78,10 @@ def start_instance(*, instance: WorkflowInstance, actor: User | None) -> TaskIns
 
 
 # --- human completion ----------------------------------------------------------------
+
+
+# A rule from the caller (the access module, `tickets.access`).
+TaskRule = Callable[[User, TaskInstance], bool]
 
 
 def complete_form_task(
@@ -159,10 +162,10 @@ def complete_by_hand(*, task: TaskInstance, output: Any, actor: User) -> None:
         engine.complete(instance, current, output, actor=actor, how=f"by hand, {actor}")
 
 
-def reassign(*, task: TaskInstance, user: User | None, actor: User) -> None:
-    if user is not None and (
-        user.company_id != task.company_id or not user.is_active or not user.has_role(SystemRole.TASK_WORKER)
-    ):
+def reassign(*, task: TaskInstance, user: User | None, actor: User, eligible: TaskRule) -> None:
+    """Gives an open form task to `user` (None: unassigned); `eligible(user, task)` is the
+    caller's rule for who may receive it."""
+    if user is not None and not eligible(user, task):
         raise ValidationError("Tasks can only go to active task workers of the same company.")
     with transaction.atomic():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
@@ -217,7 +220,9 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
             engine.request_action(task_id)
 
 
-def cancel(*, instance: WorkflowInstance, actor: User) -> None:
+def cancel(*, instance: WorkflowInstance, actor: User, reason: str = "") -> None:
+    """Stops the workflow for good. `reason` goes on the timeline the submitter sees."""
+    reason = " ".join(reason.split())
     with transaction.atomic():
         instance = engine.lock_instance(instance.pk)
         _require_active(instance)
@@ -227,4 +232,10 @@ def cancel(*, instance: WorkflowInstance, actor: User) -> None:
         )
         instance.status = WorkflowStatus.CANCELLED
         instance.save(update_fields=["status", "updated_at"])
-        engine.emit(instance, "cancelled", "Ticket cancelled.", actor=actor)
+        engine.emit(
+            instance,
+            "cancelled",
+            f"Ticket cancelled: {reason}"[:500] if reason else "Ticket cancelled.",
+            actor=actor,
+            data={"reason": reason} if reason else None,
+        )

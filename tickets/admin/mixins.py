@@ -1,12 +1,16 @@
 """Behaviour shared by the back-office admins, written once."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.decorators import action
 
@@ -104,59 +108,164 @@ class WarnInvalidWorkflowMixin:
         warn_invalid(request, obj.workflow)
 
 
+class OperationForm(forms.Form):
+    """The confirmation of an operation; `reason` only where the operation asks for one
+    (cancel: the submitter sees it on the ticket's timeline)."""
+
+    reason = forms.CharField(
+        label="Reason (the submitter sees it)",
+        max_length=400,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, needs_reason: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not needs_reason:
+            del self.fields["reason"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    label: str
+    question: str
+    run: Callable[..., None]  # called as run(instance=..., actor=..., reason=...)
+    needs_reason: bool = False
+
+
+def _no_reason(op: Callable[..., None]) -> Callable[..., None]:
+    return lambda *, instance, actor, reason: op(instance=instance, actor=actor)
+
+
+OPERATIONS = {
+    "retry": Operation("Retry", "Retry the failed step of", _no_reason(services.retry)),
+    "hold": Operation("Hold", "Put on hold", _no_reason(services.hold)),
+    "resume": Operation("Resume", "Resume", _no_reason(services.resume)),
+    "cancel": Operation("Cancel", "Cancel", services.cancel, needs_reason=True),
+}
+
+
+def confirmation_page(
+    request: HttpRequest,
+    model_admin: Any,
+    *,
+    title: str,
+    question: str,
+    objects: list[Any],
+    form: forms.Form,
+    back_url: str,
+    bulk_action: str = "",
+) -> HttpResponse:
+    """The GET (or not yet confirmed) answer of every state-changing back-office
+    operation: what will happen, to which rows, and a CSRF-protected form that does it."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "question": question,
+        "objects": objects,
+        "form": form,
+        "back_url": back_url,
+        "bulk_action": bulk_action,
+        "opts": model_admin.model._meta,
+    }
+    return render(request, "admin/tickets/confirm_operation.html", context)
+
+
 class TicketOperationsMixin:
     """Retry / hold / resume / cancel, as bulk actions and on the change page of any
-    admin whose rows belong to a workflow instance (tickets, tasks)."""
+    admin whose rows belong to a workflow instance (tickets, tasks).
+
+    State changes only on a confirmed, CSRF-protected POST: a detail action's GET (a link
+    in unfold) shows a confirmation page; a bulk action's first POST (from the changelist)
+    shows one too. After acting, the answer redirects to the object's own admin page,
+    never to the Referer (that was an open redirect)."""
 
     def _instances(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[WorkflowInstance]:
         return [row.workflow_instance for row in queryset.select_related("workflow_instance")]
 
-    def _operate(
-        self, request: HttpRequest, queryset: QuerySet[Any], label: str, op: Callable[..., None]
-    ) -> None:
+    def _operate(self, request: HttpRequest, rows: QuerySet[Any], key: str, reason: str) -> None:
         actor: User = request.user  # type: ignore[assignment]
-        run_each(request, label, self._instances(request, queryset), lambda i: op(instance=i, actor=actor))
+        op = OPERATIONS[key]
+        run_each(
+            request,
+            op.label,
+            self._instances(request, rows),
+            lambda i: op.run(instance=i, actor=actor, reason=reason),
+        )
 
-    def _detail(
-        self, request: HttpRequest, object_id: Any, label: str, op: Callable[..., None]
-    ) -> HttpResponse:
+    def _change_url(self, pk: Any) -> str:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Any], key: str) -> HttpResponse | None:
+        op = OPERATIONS[key]
+        confirmed = request.POST.get("confirm") == "yes"
+        form = OperationForm(request.POST if confirmed else None, needs_reason=op.needs_reason)
+        if confirmed and form.is_valid():
+            self._operate(request, queryset, key, form.cleaned_data.get("reason", ""))
+            return None  # back to the changelist
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return confirmation_page(
+            request,
+            self,
+            title=f"{op.label}: please confirm",
+            question=op.question,
+            objects=list(queryset[:100]),
+            form=form,
+            back_url=reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            bulk_action=f"{key}_selected",
+        )
+
+    def _detail(self, request: HttpRequest, object_id: Any, key: str) -> HttpResponse:
         queryset = self.get_queryset(request).filter(pk=object_id)  # type: ignore[attr-defined]
-        if not queryset.exists():
+        obj = queryset.first()
+        if obj is None:
             raise Http404("Not found.")
-        self._operate(request, queryset, label, op)
-        return HttpResponseRedirect(request.META.get("HTTP_REFERER") or "..")
+        op = OPERATIONS[key]
+        form = OperationForm(request.POST if request.method == "POST" else None, needs_reason=op.needs_reason)
+        if request.method == "POST" and form.is_valid():
+            self._operate(request, queryset, key, form.cleaned_data.get("reason", ""))
+            return HttpResponseRedirect(self._change_url(obj.pk))
+        return confirmation_page(
+            request,
+            self,
+            title=f"{op.label}: please confirm",
+            question=op.question,
+            objects=[obj],
+            form=form,
+            back_url=self._change_url(obj.pk),
+        )
 
     @action(description="Retry the failed step", permissions=["change"])
-    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._operate(request, queryset, "Retry", services.retry)
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "retry")
 
     @action(description="Put on hold", permissions=["change"])
-    def hold_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._operate(request, queryset, "Hold", services.hold)
+    def hold_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "hold")
 
     @action(description="Resume", permissions=["change"])
-    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._operate(request, queryset, "Resume", services.resume)
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "resume")
 
     @action(description="Cancel the ticket", permissions=["change"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._operate(request, queryset, "Cancel", services.cancel)
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self._bulk(request, queryset, "cancel")
 
     @action(description="Retry", url_path="retry", permissions=["change"], icon="replay")
     def retry_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        return self._detail(request, object_id, "Retry", services.retry)
+        return self._detail(request, object_id, "retry")
 
     @action(description="Hold", url_path="hold", permissions=["change"], icon="pause")
     def hold_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        return self._detail(request, object_id, "Hold", services.hold)
+        return self._detail(request, object_id, "hold")
 
     @action(description="Resume", url_path="resume", permissions=["change"], icon="play_arrow")
     def resume_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        return self._detail(request, object_id, "Resume", services.resume)
+        return self._detail(request, object_id, "resume")
 
     @action(description="Cancel ticket", url_path="cancel", permissions=["change"], icon="cancel")
     def cancel_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        return self._detail(request, object_id, "Cancel", services.cancel)
+        return self._detail(request, object_id, "cancel")
 
 
 BULK_OPERATIONS = ["retry_selected", "hold_selected", "resume_selected", "cancel_selected"]

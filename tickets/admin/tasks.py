@@ -111,7 +111,9 @@ class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
                 request,
                 "Reassign",
                 [task],
-                lambda t: services.reassign(task=t, user=form.cleaned_data["assignee"], actor=actor),
+                lambda t: services.reassign(
+                    task=t, user=form.cleaned_data["assignee"], actor=actor, eligible=access.may_receive_task
+                ),
             )
             return HttpResponseRedirect(reverse("admin:workflows_taskinstance_change", args=[task.pk]))
         return self._form_page(request, task, form, f"Reassign {task}")

@@ -53,6 +53,8 @@ class TicketActionTests(BackOfficeTestCase):
             {
                 "action": name,
                 "_selected_action": [t.pk for t in tickets],
+                "confirm": "yes",
+                "reason": "Test",
             },
         )
 
@@ -92,7 +94,7 @@ class TicketActionTests(BackOfficeTestCase):
         self.assertEqual(ticket.workflow_instance.status, WorkflowStatus.ON_HOLD)
         self.client.force_login(self.ticket_admin)
         with self.captureOnCommitCallbacks(execute=True):
-            response = self.client.get(reverse("admin:tickets_ticket_retry_detail", args=[ticket.pk]))
+            response = self.client.post(reverse("admin:tickets_ticket_retry_detail", args=[ticket.pk]))
         self.assertEqual(response.status_code, 302)
         task = self.task_of(ticket)
         self.assertEqual(task.status, TaskStatus.OPEN)

@@ -64,6 +64,8 @@ class BackOfficeBrowserTests(BrowserTestCase):
         page.goto(self.url(f"/admin/tickets/ticket/{ticket.pk}/change/"))
         page.locator(f'a[href="/admin/tickets/ticket/{ticket.pk}/retry/"]').first.click()
         page.wait_for_load_state()
+        page.get_by_test_id("confirm").click()  # the link only asks; the POST acts
+        page.wait_for_load_state()
         with scopes_disabled():
             task = ticket.workflow_instance.tasks.get()
             ticket.workflow_instance.refresh_from_db()

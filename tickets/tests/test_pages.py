@@ -210,7 +210,7 @@ class TaskPageTests(PagesTestCase):
     def test_cancel_from_detail(self) -> None:
         ticket = self.new_ticket()
         self.client.force_login(self.submitter)
-        self.client.post(reverse("ticket_cancel", args=[ticket.pk]))
+        self.client.post(reverse("ticket_cancel", args=[ticket.pk]), {"reason": "No longer needed"})
         archive = self.client.get(reverse("ticket_archive"))
         self.assertContains(archive, f"#{ticket.pk}")
         self.assertNotContains(self.client.get(reverse("ticket_list")), f"#{ticket.pk}")

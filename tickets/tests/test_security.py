@@ -51,3 +51,120 @@ class SuperuserOnUserPagesTests(SecurityTestCase):
             with self.subTest(name=name):
                 self.assertEqual(self.client.get(reverse(name)).status_code, 403)
         self.assertEqual(self.client.get(reverse("home")).status_code, 200)
+
+
+class StateChangesOnlyByPostTests(SecurityTestCase):
+    """Finding 1: detail actions changed tickets on GET, without CSRF or confirmation,
+    then redirected to the Referer (an open redirect)."""
+
+    def status(self) -> str:
+        with scopes_disabled():
+            self.ticket.workflow_instance.refresh_from_db()
+            return str(self.ticket.workflow_instance.status)
+
+    def test_get_on_every_ticket_and_task_detail_action_only_asks(self) -> None:
+        self.client.force_login(self.ticket_admin)
+        with scopes_disabled():
+            task = self.ticket.workflow_instance.tasks.get()
+        urls = [
+            reverse(f"admin:tickets_ticket_{op}_detail", args=[self.ticket.pk])
+            for op in ("retry", "hold", "resume", "cancel")
+        ] + [
+            reverse(f"admin:workflows_taskinstance_{op}_detail", args=[task.pk])
+            for op in ("retry", "reassign", "complete")
+        ]
+        for url in urls:
+            with self.subTest(url=url):
+                response = self.client.get(url, HTTP_REFERER="https://evil.example/")
+                self.assertEqual(response.status_code, 200)
+                self.assertContains(response, 'name="csrfmiddlewaretoken"')
+                self.assertEqual(self.status(), "IN_PROGRESS")
+
+    def test_post_without_csrf_token_is_refused(self) -> None:
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(self.ticket_admin)
+        url = reverse("admin:tickets_ticket_hold_detail", args=[self.ticket.pk])
+        self.assertEqual(client.post(url).status_code, 403)
+        self.assertEqual(self.status(), "IN_PROGRESS")
+        # With the token from the confirmation page, it acts.
+        client.get(url)
+        token = client.cookies["csrftoken"].value
+        response = client.post(url, {"csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(self.status(), "ON_HOLD")
+
+    def test_redirect_goes_to_the_object_never_the_referer(self) -> None:
+        self.client.force_login(self.ticket_admin)
+        url = reverse("admin:tickets_ticket_hold_detail", args=[self.ticket.pk])
+        response = self.client.post(url, HTTP_REFERER="https://evil.example/phish")
+        self.assertRedirects(
+            response,
+            reverse("admin:tickets_ticket_change", args=[self.ticket.pk]),
+            fetch_redirect_response=False,
+        )
+        self.assertEqual(self.status(), "ON_HOLD")
+
+    def test_back_office_cancel_needs_a_reason_the_submitter_sees(self) -> None:
+        self.client.force_login(self.ticket_admin)
+        url = reverse("admin:tickets_ticket_cancel_detail", args=[self.ticket.pk])
+        response = self.client.post(url, {"reason": ""})
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "This field is required")
+        self.assertEqual(self.status(), "IN_PROGRESS")
+        self.client.post(url, {"reason": "Duplicate of #12, handled there."})
+        self.assertEqual(self.status(), "CANCELLED")
+        self.client.force_login(self.submitter)
+        page = self.client.get(reverse("ticket_detail", args=[self.ticket.pk]))
+        self.assertContains(page, "Duplicate of #12, handled there.")
+
+    def test_bulk_actions_confirm_before_acting(self) -> None:
+        self.client.force_login(self.ticket_admin)
+        changelist = reverse("admin:tickets_ticket_changelist")
+        response = self.client.post(
+            changelist, {"action": "cancel_selected", "_selected_action": [self.ticket.pk]}
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, 'data-testid="confirm-operation"')
+        self.assertEqual(self.status(), "IN_PROGRESS")
+        self.client.post(
+            changelist,
+            {
+                "action": "cancel_selected",
+                "_selected_action": [self.ticket.pk],
+                "confirm": "yes",
+                "reason": "",
+            },
+        )
+        self.assertEqual(self.status(), "IN_PROGRESS")  # a cancel needs its reason
+        self.client.post(
+            changelist,
+            {
+                "action": "cancel_selected",
+                "_selected_action": [self.ticket.pk],
+                "confirm": "yes",
+                "reason": "Spam",
+            },
+        )
+        self.assertEqual(self.status(), "CANCELLED")
+
+    def test_submitters_cancel_asks_first_and_needs_a_reason(self) -> None:
+        self.client.force_login(self.submitter)
+        url = reverse("ticket_cancel", args=[self.ticket.pk])
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "Cancel ticket #")
+        self.assertEqual(self.status(), "IN_PROGRESS")
+        self.assertContains(self.client.post(url, {"reason": "  "}), "This field is required")
+        self.assertEqual(self.status(), "IN_PROGRESS")
+        response = self.client.post(url, {"reason": "Solved it myself"})
+        self.assertRedirects(response, reverse("ticket_detail", args=[self.ticket.pk]))
+        self.assertEqual(self.status(), "CANCELLED")
+        self.assertContains(
+            self.client.get(reverse("ticket_detail", args=[self.ticket.pk])), "Solved it myself"
+        )
+        # Another submitter of the company cannot even see the page.
+        other = make_user(self.company, SystemRole.USER)
+        self.client.force_login(other)
+        self.assertEqual(self.client.get(url).status_code, 404)

@@ -3,7 +3,7 @@ from django.test import override_settings
 
 from accounts.roles import SystemRole
 from project.testing import make_user, make_workflow
-from tickets.access import may_complete_task
+from tickets.access import may_complete_task, may_receive_task
 from workflows import services
 from workflows.models import TaskStatus, TaskType, WorkflowStatus
 from workflows.tests.base import EngineTestCase
@@ -254,13 +254,13 @@ class OperationsTests(EngineTestCase):
         wf = make_workflow(self.company, [{"key": "a"}])
         ticket = self.submit(wf)
         task = self.current_task(ticket)
-        services.reassign(task=task, user=other_worker, actor=self.admin)
+        services.reassign(task=task, user=other_worker, actor=self.admin, eligible=may_receive_task)
         task.refresh_from_db()
         self.assertEqual(task.assigned_to, other_worker)
         from django.core.exceptions import ValidationError
 
         with self.assertRaises(ValidationError):
-            services.reassign(task=task, user=foreign, actor=self.admin)
+            services.reassign(task=task, user=foreign, actor=self.admin, eligible=may_receive_task)
         self.assertTrue(ticket.timeline.filter(kind="reassigned").exists())
 
     def test_complete_by_hand(self) -> None:

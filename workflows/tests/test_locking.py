@@ -28,7 +28,7 @@ from project.testing import (
     make_user,
     make_workflow,
 )
-from tickets.access import may_complete_task
+from tickets.access import may_complete_task, may_receive_task
 from tickets.services import submit_ticket
 from workflows import background, services
 from workflows.models import TaskInstance, TaskStatus, TaskType, WorkflowInstance
@@ -126,14 +126,14 @@ class LockOrderTests(TransactionTestCase):
         tt = make_ticket_type(self.company, wf, fields={"type": "object"})
         with company_scope(self.company):
             task = submit_ticket(user=self.submitter, ticket_type=tt, data={}).workflow_instance.tasks.get()
-            services.reassign(task=task, user=old, actor=self.admin)
+            services.reassign(task=task, user=old, actor=self.admin, eligible=may_receive_task)
             stale = TaskInstance.objects.select_related("task_definition").get(pk=task.pk)
         self.assertEqual(stale.assigned_to_id, old.pk)
         reassigned, release = threading.Event(), threading.Event()
 
         def reassign() -> str:
             with company_scope(self.company), transaction.atomic():
-                services.reassign(task=stale, user=new, actor=self.admin)
+                services.reassign(task=stale, user=new, actor=self.admin, eligible=may_receive_task)
                 reassigned.set()
                 release.wait(20)
             return "reassigned"
