@@ -206,6 +206,8 @@ ACTIONS_DEFAULT_TIMEOUT_SECONDS = env_int("ACTIONS_DEFAULT_TIMEOUT_SECONDS", 10)
 ACTIONS_MAX_ATTEMPTS = env_int("ACTIONS_MAX_ATTEMPTS", 4)
 ACTIONS_RETRY_BASE_SECONDS = float(env_str("ACTIONS_RETRY_BASE_SECONDS", "2"))
 ACTIONS_CALLBACK_DEADLINE_SECONDS = env_int("ACTIONS_CALLBACK_DEADLINE_SECONDS", 86400)
+# An OPEN action task no worker claimed within this time is queued again by the sweeper.
+ACTIONS_REQUEUE_AFTER_SECONDS = env_int("ACTIONS_REQUEUE_AFTER_SECONDS", 120)
 # Base URL external systems use to reach the callback endpoint.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # A run of automated steps longer than this without a human task is stopped.

@@ -151,7 +151,7 @@ def _action_failed(claim: _Claim, message: str, *, transient: bool, trace: str) 
                 task=task,
                 data={"attempt": task.attempts, "delay_seconds": delay},
             )
-            engine.request_action(task.pk, delay_seconds=delay)
+            engine.request_action(task, delay_seconds=delay)
             return
         _fail_task(instance, task, message, trace=trace)
 
@@ -255,28 +255,45 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
 class SweepReport:
     expired: int = 0
     recovered: int = 0
+    requeued: int = 0
+
+
+_OVERDUE_STATUSES = (TaskStatus.OPEN, TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
 
 
 def sweep(*, now: Any = None) -> SweepReport:
-    """Finds callbacks missing past their deadline (-> error) and action tasks stuck
-    IN_PROGRESS by a crashed worker (-> re-enqueued, or error when out of attempts)."""
+    """Finds, by their deadline: callbacks missing (-> error), action tasks stuck
+    IN_PROGRESS by a crashed worker (-> queued again, or error when out of attempts),
+    and OPEN action tasks no worker claimed (-> queued again; the job was lost between
+    database and queue, or failed before its claim). Claims are compare-and-set, so a
+    duplicate job is harmless."""
     now = now or timezone.now()
     report = SweepReport()
     with scopes_disabled():
         overdue = list(
-            TaskInstance.objects.filter(
-                status__in=(TaskStatus.PENDING, TaskStatus.IN_PROGRESS), deadline_at__lt=now
-            ).values_list("pk", "company_id")[:500]
+            TaskInstance.objects.filter(status__in=_OVERDUE_STATUSES, deadline_at__lt=now)
+            .order_by("deadline_at")
+            .values_list("pk", "company_id")[:500]
         )
     for task_id, company_id in overdue:
         with company_scope(company_id), transaction.atomic():
-            locked = engine.lock_task(task_id, statuses=(TaskStatus.PENDING, TaskStatus.IN_PROGRESS))
+            locked = engine.lock_task(task_id, statuses=_OVERDUE_STATUSES)
             if locked is None:
                 continue
             instance, task = locked
             if task.deadline_at is None or task.deadline_at >= now:
                 continue
-            if task.status == TaskStatus.PENDING:
+            if task.status == TaskStatus.OPEN:
+                if instance.status != WorkflowStatus.IN_PROGRESS or not task.task_definition.is_action:
+                    task.deadline_at = None  # held: resume or retry asks for it again
+                    task.save(update_fields=["deadline_at", "updated_at"])
+                    continue
+                engine.emit(
+                    instance, "action_requeued", "Action not picked up in time; queued again.", task=task
+                )
+                engine.request_action(task)
+                report.requeued += 1
+            elif task.status == TaskStatus.PENDING:
                 _fail_task(instance, task, "the callback did not arrive before its deadline.")
                 report.expired += 1
             elif task.status == TaskStatus.IN_PROGRESS:
@@ -284,7 +301,7 @@ def sweep(*, now: Any = None) -> SweepReport:
                     task.status = TaskStatus.OPEN
                     task.save(update_fields=["status", "updated_at"])
                     engine.emit(instance, "action_recovered", "Stuck action re-queued.", task=task)
-                    engine.request_action(task.pk)
+                    engine.request_action(task)
                 else:
                     _fail_task(instance, task, "the action worker stopped and attempts ran out.")
                 report.recovered += 1

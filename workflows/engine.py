@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import traceback
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any, overload
 
 from django.conf import settings
@@ -177,7 +178,7 @@ def enter_task(
     )
     emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
     if task_def.is_action:
-        request_action(task.pk)
+        request_action(task)
     else:
         decision = assignment.assign(task)
         emit(
@@ -194,9 +195,15 @@ def enter_task(
     return task
 
 
-def request_action(task_id: int, *, delay_seconds: float = 0) -> None:
-    """Asks for one attempt of the action task `task_id` (see `workflows.tasks`)."""
-    action_ready.send(sender=TaskInstance, task_id=task_id, delay_seconds=delay_seconds)
+def request_action(task: TaskInstance, *, delay_seconds: float = 0) -> None:
+    """Asks for one attempt of the OPEN action task `task` (`workflows.tasks` queues it).
+    Its deadline says when the sweeper queues it again if no worker has claimed it by
+    then (a job lost between database and queue, or failed before its claim)."""
+    task.deadline_at = timezone.now() + timedelta(
+        seconds=delay_seconds + settings.ACTIONS_REQUEUE_AFTER_SECONDS
+    )
+    task.save(update_fields=["deadline_at", "updated_at"])
+    action_ready.send(sender=TaskInstance, task_id=task.pk, delay_seconds=delay_seconds)
 
 
 def complete(

@@ -186,10 +186,11 @@ class TaskInstance(CompanyOwned):
                 condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"]),
             ),
             models.Index(fields=["company", "status", "created_at"], name="task_company_status"),
+            # The sweeper: OPEN (actions not claimed), IN_PROGRESS and PENDING past deadline.
             models.Index(
                 fields=["deadline_at"],
-                name="task_pending_deadline",
-                condition=Q(status__in=["IN_PROGRESS", "PENDING"]),
+                name="task_open_deadline",
+                condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"], deadline_at__isnull=False),
             ),
         ]
 

@@ -135,16 +135,13 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
         elif last.status == TaskStatus.ERROR:
             last.status = TaskStatus.OPEN
             last.attempts = 0
-            last.deadline_at = None
             last.callback_token_hash = ""
-            last.save(
-                update_fields=["status", "attempts", "deadline_at", "callback_token_hash", "updated_at"]
-            )
-            engine.request_action(last.pk)
+            last.save(update_fields=["status", "attempts", "callback_token_hash", "updated_at"])
+            engine.request_action(last)
         elif last.status == TaskStatus.COMPLETED:
             engine.advance(instance, last, actor=actor)
         elif last.status == TaskStatus.OPEN and last.task_definition.is_action:
-            engine.request_action(last.pk)
+            engine.request_action(last)
 
 
 def complete_by_hand(*, task: TaskInstance, output: Any, actor: User) -> None:
@@ -212,12 +209,10 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
         if last is not None and last.status == TaskStatus.COMPLETED:
             engine.advance(instance, last, actor=actor)
             return
-        for task_id in (
-            instance.tasks.filter(status=TaskStatus.OPEN)
-            .exclude(task_definition__task_type=TaskType.FORM)
-            .values_list("pk", flat=True)
+        for task in instance.tasks.filter(status=TaskStatus.OPEN).exclude(
+            task_definition__task_type=TaskType.FORM
         ):
-            engine.request_action(task_id)
+            engine.request_action(task)
 
 
 def cancel(*, instance: WorkflowInstance, actor: User, reason: str = "") -> None:

@@ -15,8 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, loop: float, **options: Any) -> None:
         while True:
             report = sweep()
-            if report.expired or report.recovered or not loop:
-                self.stdout.write(f"expired={report.expired} recovered={report.recovered}")
+            if report.expired or report.recovered or report.requeued or not loop:
+                self.stdout.write(
+                    f"expired={report.expired} recovered={report.recovered} requeued={report.requeued}"
+                )
             if not loop:
                 return
             time.sleep(loop)
