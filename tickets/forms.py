@@ -1,9 +1,9 @@
+import datetime
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django_jsonform.forms.fields import JSONFormField
-from django_jsonform.utils import ErrorMap
 
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
 
@@ -63,15 +63,147 @@ class SchemaField(JSONFormField):
         forms.JSONField.run_validators(self, value)
 
 
+PREFIX = "data__"
+YES_NO = [("true", "Yes"), ("false", "No")]
+_TEXTAREA_AT = 200  # a string allowed longer than this gets a text area
+
+
+def choices_of(spec: dict[str, Any]) -> list[tuple[Any, str]] | None:
+    """(value, title) pairs of an enumerated property: `enum` with `enumNames`, or
+    `oneOf`/`anyOf` of `{"const", "title"}`. None when the property is not an enum."""
+    if isinstance(spec.get("enum"), list):
+        names = spec.get("enumNames")
+        if isinstance(names, list) and len(names) == len(spec["enum"]):
+            return [(v, str(n)) for v, n in zip(spec["enum"], names, strict=True)]
+        return [(v, str(v)) for v in spec["enum"]]
+    options = spec.get("oneOf") or spec.get("anyOf")
+    if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
+        return [(o["const"], str(o.get("title", o["const"]))) for o in options]
+    return None
+
+
+def _choice_field(spec: dict[str, Any], choices: list[tuple[Any, str]], **common: Any) -> forms.Field:
+    # Values are matched back to their JSON value (a number enum stays a number).
+    by_text = {str(v): v for v, _ in choices}
+    widget = forms.RadioSelect if len(choices) <= 4 else forms.Select
+    options = [(str(v), title) for v, title in choices]
+    if widget is forms.Select:
+        options = [("", "Choose…"), *options]
+    return forms.TypedChoiceField(
+        choices=options, coerce=lambda text: by_text[text], empty_value=None, widget=widget, **common
+    )
+
+
+def field_for(spec: Any, *, required: bool) -> forms.Field | None:
+    """A Django form field for one property of a flat JSON Schema; None when the property
+    needs the full JSON editor (nested objects, arrays of objects, ...)."""
+    if not isinstance(spec, dict):
+        return None
+    common: dict[str, Any] = {
+        "required": required,
+        "label": spec.get("title") or "",
+        "help_text": spec.get("description") or "",
+    }
+    if "default" in spec:
+        common["initial"] = spec["default"]
+    kind = spec.get("type")
+    choices = choices_of(spec)
+    if choices is not None and kind in (None, "string", "integer", "number"):
+        return _choice_field(spec, choices, **common)
+    if kind == "boolean":
+        if "initial" in common:
+            common["initial"] = "true" if common["initial"] else "false"
+        return forms.TypedChoiceField(
+            choices=YES_NO,
+            coerce=lambda text: text == "true",
+            empty_value=None,
+            widget=forms.RadioSelect,
+            **common,
+        )
+    if kind == "string":
+        fmt = spec.get("format")
+        if fmt == "date":
+            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        if fmt == "date-time":
+            return forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **common)
+        if fmt == "email":
+            return forms.EmailField(**common)
+        long_text = spec.get("widget") == "textarea" or (spec.get("maxLength") or 0) > _TEXTAREA_AT
+        widget = forms.Textarea(attrs={"rows": 4}) if long_text else forms.TextInput
+        return forms.CharField(widget=widget, strip=True, **common)
+    if kind == "integer":
+        return forms.IntegerField(min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common)
+    if kind == "number":
+        return forms.FloatField(min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common)
+    if kind == "array" and isinstance(spec.get("items"), dict):
+        item_choices = choices_of(spec["items"])
+        if item_choices is not None:
+            by_text = {str(v): v for v, _ in item_choices}
+            return forms.TypedMultipleChoiceField(
+                choices=[(str(v), t) for v, t in item_choices],
+                coerce=lambda text: by_text[text],
+                widget=forms.CheckboxSelectMultiple,
+                **common,
+            )
+    return None
+
+
+def flat_fields(schema: Any) -> dict[str, forms.Field] | None:
+    """One form field per property of an object schema, in schema order; None when some
+    property needs the JSON editor (then the whole form uses it)."""
+    schema = schema or {}
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        return None
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    fields: dict[str, forms.Field] = {}
+    for key, spec in properties.items():
+        field = field_for(spec, required=key in required)
+        if field is None:
+            return None
+        if not field.label:
+            field.label = str(key).replace("_", " ").capitalize()
+        fields[key] = field
+    return fields
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class SchemaForm(forms.Form):
-    """A form whose `data` field is generated from a JSON Schema (django-jsonform).
-    Server-side validation with `jsonschema` happens in the service; its per-field
-    errors are shown through `add_field_errors`."""
+    """A form generated from a JSON Schema. A flat schema (the common case) becomes one
+    ordinary field per property: labels from `title`, help from `description`, required
+    markers, Yes/No for booleans, enum titles. Anything richer falls back to the
+    django-jsonform editor in one `data` field. Either way the collected object is
+    `cleaned_data["data"]`; `jsonschema` in the service stays the judge, and its
+    per-field errors come back through `add_field_errors`."""
 
     def __init__(self, *args: Any, schema: dict[str, Any], label: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["data"] = SchemaField(schema=schema or EMPTY_OBJECT_SCHEMA, label=label, required=False)
-        self.order_fields(["data"])
+        self.schema = schema
+        self.schema_fields = flat_fields(schema)
+        if self.is_bound and "data" in self.data and not any(k.startswith(PREFIX) for k in self.data):
+            self.schema_fields = None  # a client posted the whole object as JSON in `data`
+        if self.schema_fields is None:
+            self.fields["data"] = SchemaField(
+                schema=schema or EMPTY_OBJECT_SCHEMA, label=label, required=False
+            )
+            self.order_fields(["data"])
+        else:
+            for key, field in self.schema_fields.items():
+                self.fields[PREFIX + key] = field
+            self.order_fields([PREFIX + key for key in self.schema_fields])
+
+    @property
+    def has_questions(self) -> bool:
+        return self.schema_fields is None or bool(self.schema_fields)
 
     def clean_data(self) -> Any:
         # The widget sends null, "" or [] for inputs left alone (an unticked checkbox is
@@ -80,15 +212,35 @@ class SchemaForm(forms.Form):
         value = self.cleaned_data.get("data")
         return {} if value in (None, "") else prune_empty(value)
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.schema_fields is not None:
+            data = {}
+            for key in self.schema_fields:
+                value = cleaned.get(PREFIX + key)
+                if value not in (None, "", []):
+                    data[key] = _json_value(value)
+            cleaned["data"] = data
+        return cleaned
+
     def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:
-        """Shows each error next to its input in the widget, and as text under it."""
-        error_map = ErrorMap()
+        """Each message once: under its own field, or (JSON editor) under the editor,
+        named by the field's title; what belongs to no field goes on top."""
         for path, messages in field_errors.items():
-            error_map.set(coords=path.split(".") if path else [""], msg=messages)
-        self.fields["data"].widget.add_error(error_map)
-        for path, messages in field_errors.items():
-            for message in messages:
-                self.add_error("data", f"{path}: {message}" if path else message)
+            top = path.split(".")[0] if path else ""
+            name: str | None = None
+            prefix = ""
+            if self.schema_fields is not None:
+                name = PREFIX + top if top in self.schema_fields else None
+            elif path:
+                name = "data"
+                spec = ((self.schema or {}).get("properties") or {}).get(top)
+                title = spec.get("title") if isinstance(spec, dict) else None
+                prefix = f"{title or top.replace('_', ' ').capitalize()}: "
+            for message in dict.fromkeys(messages):  # once each, in order
+                text = prefix + message
+                if text not in self.errors.get(name or "__all__", []):
+                    self.add_error(name, text)
 
 
 class TicketForm(SchemaForm):

@@ -1,6 +1,7 @@
 """Ticket-side reads. All run inside the caller's company scope; which rows a user
 may see comes from `tickets.access`."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +10,14 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from tickets import access
+from tickets.forms import choices_of
 from tickets.models import ErrorStatus, Ticket
-from workflows.models import ACTIVE_WORKFLOW_STATUSES, FINISHED_WORKFLOW_STATUSES, TaskInstance
+from workflows.models import (
+    ACTIVE_WORKFLOW_STATUSES,
+    FINISHED_WORKFLOW_STATUSES,
+    TaskDefinition,
+    TaskInstance,
+)
 from workflows.selectors import open_task_count
 
 
@@ -52,16 +59,60 @@ def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance
     return [(t, latest.get(t.workflow_instance_id)) for t in tickets]
 
 
-def labelled_data(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(label, value) pairs in schema order, labels from each property's title."""
+def display_value(value: Any, spec: Any = None) -> str:
+    """A stored JSON value as a person reads it: Yes/No, enum titles, lists joined."""
+    choices = choices_of(spec) if isinstance(spec, dict) else None
+    if choices is not None:
+        titles = {json.dumps(v): t for v, t in choices}
+        return titles.get(json.dumps(value), display_value(value))
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, list):
+        item_spec = spec.get("items") if isinstance(spec, dict) else None
+        return ", ".join(display_value(v, item_spec) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(k, None)}: {display_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _label(key: str, spec: Any) -> str:
+    title = spec.get("title") if isinstance(spec, dict) else None
+    return str(title or key.replace("_", " ").replace("-", " ").capitalize())
+
+
+def labelled_data(schema: dict[str, Any] | None, data: Any) -> list[tuple[str, str]]:
+    """(label, shown value) pairs in schema order, labels from each property's title."""
     props: dict[str, Any] = (schema or {}).get("properties") or (schema or {}).get("keys") or {}
+    data = data if isinstance(data, dict) else {}
     rows = [
-        (spec.get("title") or key.replace("_", " ").capitalize(), data.get(key))
-        for key, spec in props.items()
-        if key in data
+        (_label(key, spec), display_value(data.get(key), spec)) for key, spec in props.items() if key in data
     ]
-    rows += [(key.replace("_", " ").capitalize(), value) for key, value in data.items() if key not in props]
+    rows += [(_label(key, None), display_value(value)) for key, value in data.items() if key not in props]
     return rows
+
+
+def task_input_rows(task: TaskInstance, ticket_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A task's input as labelled values, titles taken from the workflow's forms, without
+    what the ticket panel already shows."""
+    specs: dict[str, Any] = dict(
+        (task.workflow_instance.ticket.ticket_type.fields or {}).get("properties") or {}
+    )
+    for schema in TaskDefinition.objects.filter(workflow_id=task.task_definition.workflow_id).values_list(
+        "output_schema", flat=True
+    ):
+        for key, spec in ((schema or {}).get("properties") or {}).items():
+            specs.setdefault(key, spec)
+    shown = set(ticket_rows) | {("Title", task.workflow_instance.ticket.title)}
+    data = task.input_data if isinstance(task.input_data, dict) else {}
+    rows = [
+        (_label(key, specs.get(key)), display_value(value, specs.get(key))) for key, value in data.items()
+    ]
+    # The same text under another key ("summary" = the ticket's title) is a repeat too;
+    # Yes/No/— are too common to count.
+    shown_values = {value for _, value in shown} - {"Yes", "No", "—"}
+    return [row for row in rows if row not in shown and row[1] not in shown_values]
 
 
 TIMELINE_LIMIT = 200

@@ -11,7 +11,7 @@ from accounts.models import User
 from accounts.services import set_availability
 from tickets import access
 from tickets.forms import SchemaForm
-from tickets.selectors import labelled_data
+from tickets.selectors import labelled_data, task_input_rows
 from workflows import services
 from workflows.models import TaskType
 
@@ -76,6 +76,7 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             messages.success(request, f"'{task_def.title}' is done.")
             return redirect("task_list")
     ticket = task.workflow_instance.ticket
+    ticket_rows = labelled_data(ticket.ticket_type.fields, ticket.data)
     return render(
         request,
         "workflows/task_detail.html",
@@ -85,6 +86,8 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             "ticket": ticket,
             "form": form,
             "editable": editable,
-            "ticket_rows": labelled_data(ticket.ticket_type.fields, ticket.data),
+            "ticket_rows": ticket_rows,
+            "input_rows": task_input_rows(task, ticket_rows),
+            "output_rows": labelled_data(task_def.output_schema, task.output_data),
         },
     )

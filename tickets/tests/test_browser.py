@@ -43,7 +43,7 @@ class TicketJourneyBrowserTests(BrowserTestCase):
         page.goto(self.url("/tickets/new/"))
         page.get_by_role("link", name="Start").click()
         page.wait_for_url(self.url(f"/tickets/new/{tt.pk}/"))
-        page.locator(".django-jsonform-container input").first.fill("Broken screen")
+        page.get_by_label("Summary").fill("Broken screen")
         attachment = Path(tempfile.mkdtemp()) / "photo.txt"
         attachment.write_text("a photo")
         page.get_by_label("Attachments").set_input_files(str(attachment))
@@ -61,7 +61,7 @@ class TicketJourneyBrowserTests(BrowserTestCase):
         for step in ("Triage", "Fix it"):
             worker_page.goto(self.url("/tasks/"))
             worker_page.get_by_role("link", name=step).click()
-            worker_page.locator(".django-jsonform-container input").first.fill(f"{step} done")
+            worker_page.get_by_label("Answer").fill(f"{step} done")
             worker_page.get_by_role("button", name="Complete task").click()
             worker_page.wait_for_url(self.url("/tasks/"))
             self.assertIn("is done", worker_page.content())

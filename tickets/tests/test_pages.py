@@ -302,7 +302,7 @@ class WidgetBlankValueTests(PagesTestCase):
         self.client.force_login(self.worker)
         page = reverse("task_detail", args=[task.pk])
         missing = self.client.post(page, {"data": json.dumps({"done": None, "note": "", "answer": ""})})
-        self.assertContains(missing, "answer: This field is required.")
+        self.assertContains(missing, "Answer: This field is required.")
         done = self.client.post(page, {"data": json.dumps({"done": None, "note": "", "answer": "ok"})})
         self.assertRedirects(done, reverse("task_list"))
         task.refresh_from_db()
