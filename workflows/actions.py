@@ -7,6 +7,7 @@ deadline of `timeout_seconds` for connect + send + read, a response body cap, an
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import threading
@@ -17,6 +18,7 @@ import requests
 from django.conf import settings
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
 SIGNATURE_HEADER = "X-TicketFlower-Signature"
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -40,6 +42,56 @@ class ActionResponse:
         return {"status": self.status, "headers": self.headers, "body": self.body}
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# The IANA special-purpose address registries (IPv4 and IPv6), whole, including blocks
+# the registry marks globally reachable (AS112, AMT, NAT64 well-known prefix): an action
+# has no business calling any of them. Plus multicast, deprecated site-local, and all of
+# ::/8, which holds the IPv4-compatible (::/96) and IPv4-mapped (::ffff:0:0/96) forms.
+SPECIAL_PURPOSE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        # IPv4
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24",
+        "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "255.255.255.255/32",
+        # IPv6
+        "::/8", "64:ff9b::/96", "64:ff9b:1::/48", "100::/8", "2001::/23", "2001:db8::/32",
+        "2002::/16", "2620:4f:8000::/48", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10",
+        "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+
+
+def is_special_purpose(ip: IPAddress) -> bool:
+    """True for every address an action may not call (unless private networks are allowed)."""
+    if any(ip in net for net in SPECIAL_PURPOSE_NETWORKS if net.version == ip.version):
+        return True
+    if ip.version == 6 and ip not in GLOBAL_UNICAST_V6:
+        return True
+    return not ip.is_global
+
+
+class _StrictIPFilterAdapter(IPFilterAdapter):
+    """requests-hardened's adapter (resolves once, pins the connection to the checked
+    address) with the stricter rule above applied to the pinned address."""
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if is_special_purpose(ipaddress.ip_address(host_params["host"].strip("[]"))):
+            raise InvalidIPAddress("special-purpose address")
+        return host_params, pool_kwargs
+
+
+# Never names the address: the workflow creator must not learn what internal names resolve to.
+REFUSED_MESSAGE = (
+    "Refused to call this URL: its host is, or resolves to, a private or special-purpose address."
+)
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -55,6 +107,36 @@ def _http() -> Manager:
             user_agent_override="TicketFlower-Actions/1",
         )
     )
+
+
+def _session() -> requests.Session:
+    session = _http().get_session()
+    if not settings.ACTIONS_ALLOW_PRIVATE_NETWORKS:
+        session.mount("http://", _StrictIPFilterAdapter(is_https_proto=False))
+        session.mount("https://", _StrictIPFilterAdapter(is_https_proto=True))
+    return session
+
+
+def _reason(exc: Exception) -> str:
+    """A failure's kind without the addresses requests puts in its text."""
+    text = repr(exc)
+    for marker, reason in (
+        ("NameResolution", "the host name does not resolve"),
+        ("Failed to resolve", "the host name does not resolve"),
+        ("ConnectionRefused", "connection refused"),
+        ("Connection refused", "connection refused"),
+        ("SSLError", "TLS handshake failed"),
+        ("CERTIFICATE", "TLS certificate rejected"),
+        ("RemoteDisconnected", "the server closed the connection"),
+        ("ConnectionReset", "connection reset"),
+        ("Network is unreachable", "network unreachable"),
+        ("InvalidURL", "invalid URL"),
+        ("InvalidSchema", "unsupported URL scheme"),
+        ("MissingSchema", "the URL has no scheme"),
+    ):
+        if marker in text:
+            return reason
+    return type(exc).__name__
 
 
 def post_json(
@@ -120,7 +202,7 @@ class _Exchange:
         url, timeout = self.url, self.timeout
         cap = settings.ACTIONS_MAX_RESPONSE_BYTES
         try:
-            with _http().get_session() as session:
+            with _session() as session:
                 response = session.post(
                     url,
                     data=self.body,
@@ -141,19 +223,16 @@ class _Exchange:
                             )
                         chunks.append(chunk)
         except InvalidIPAddress as exc:
-            raise ActionError(
-                f"Refused to call a private or reserved address: {exc}", transient=False
-            ) from exc
+            raise ActionError(REFUSED_MESSAGE, transient=False) from exc
         except requests.Timeout as exc:
             raise ActionError(f"No response within {timeout:g}s.", transient=True) from exc
         except requests.ConnectionError as exc:
             if isinstance(exc.__context__, InvalidIPAddress) or "InvalidIPAddress" in repr(exc):
-                raise ActionError(
-                    f"Refused to call a private or reserved address: {exc}", transient=False
-                ) from exc
-            raise ActionError(f"Connection failed: {exc}", transient=True) from exc
+                raise ActionError(REFUSED_MESSAGE, transient=False) from exc
+            # requests' text names the pinned (resolved) address; say what failed instead.
+            raise ActionError(f"Connection failed ({_reason(exc)}).", transient=True) from exc
         except requests.RequestException as exc:
-            raise ActionError(f"Request failed: {exc}", transient=False) from exc
+            raise ActionError(f"Request failed ({_reason(exc)}).", transient=False) from exc
         return _interpret(url, response, b"".join(chunks))
 
 

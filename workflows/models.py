@@ -1,10 +1,13 @@
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from accounts.models import CompanyOwned
+from workflows.validators import validate_ext_refs, validate_http_url
 
 
 class TaskType(models.TextChoices):
@@ -60,7 +63,7 @@ class Definition(CompanyOwned):
 
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    ext_ref = models.JSONField(default=list, blank=True)
+    ext_ref = models.JSONField(default=list, blank=True, validators=[validate_ext_refs])
     version = models.PositiveIntegerField(default=1)
     display_layout = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -71,6 +74,15 @@ class Definition(CompanyOwned):
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Also for writes that skip form validation (scripts, bulk paths): no stored link
+        # is ever anything but http(s).
+        self.validate_links()
+        super().save(*args, **kwargs)
+
+    def validate_links(self) -> None:
+        validate_ext_refs(self.ext_ref)
 
 
 class WorkflowDefinition(Definition):
@@ -95,7 +107,7 @@ class TaskDefinition(Definition):
     input_schema = models.JSONField(default=dict, blank=True)
     output_schema = models.JSONField(default=dict, blank=True)
     edit_layout = models.TextField(blank=True)
-    action_url = models.URLField(max_length=2000, blank=True)
+    action_url = models.URLField(max_length=2000, blank=True, validators=[validate_http_url])
     input_transform = models.JSONField(default=dict, blank=True)
     output_transform = models.JSONField(default=dict, blank=True)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -108,6 +120,13 @@ class TaskDefinition(Definition):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.key})"
+
+    def validate_links(self) -> None:
+        super().validate_links()
+        try:
+            validate_http_url(self.action_url)
+        except ValidationError as exc:
+            raise ValidationError({"action_url": exc.messages}) from exc
 
     @property
     def is_action(self) -> bool:

@@ -1,5 +1,7 @@
 """The security findings of issue 11, each reproduced first, then fixed."""
 
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 from django_scopes import scopes_disabled
@@ -7,8 +9,9 @@ from django_scopes import scopes_disabled
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, make_workflow
-from tickets.models import FileUpload
+from tickets.models import FileUpload, TicketType
 from tickets.services import submit_ticket
+from workflows.models import TaskDefinition
 
 
 class SecurityTestCase(TestCase):
@@ -168,3 +171,83 @@ class StateChangesOnlyByPostTests(SecurityTestCase):
         other = make_user(self.company, SystemRole.USER)
         self.client.force_login(other)
         self.assertEqual(self.client.get(url).status_code, 404)
+
+
+class SafeLinksTests(SecurityTestCase):
+    """Finding 2: only the bundle validator enforced http(s); the admin forms and CSV/JSON
+    import stored `javascript:` and `data:` URIs that rendered as links."""
+
+    BAD = [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://x.example/f",
+        "//evil.example/x",
+        "JaVaScRiPt:alert(1)",
+    ]
+
+    def task_def(self) -> "TaskDefinition":
+        with scopes_disabled():
+            return TaskDefinition.objects.filter(workflow=self.wf).first()  # type: ignore[return-value]
+
+    def test_model_layer_refuses_bad_ext_ref_and_action_urls(self) -> None:
+        task = self.task_def()
+        for uri in self.BAD:
+            with self.subTest(uri=uri), scopes_disabled():
+                task.ext_ref = [{"label": "Guide", "uri": uri}]
+                with self.assertRaises(ValidationError):
+                    task.full_clean()  # what admin forms run
+                with self.assertRaises(ValidationError):
+                    task.save()  # and any write that skips forms
+                self.tt.ext_ref = [{"label": "Guide", "uri": uri}]
+                with self.assertRaises(ValidationError):
+                    self.tt.save()
+                task.ext_ref = []
+                task.action_url = uri
+                with self.assertRaises(ValidationError):
+                    task.save()
+        with scopes_disabled():
+            task.refresh_from_db()
+            self.assertEqual((task.ext_ref, task.action_url), ([], ""))
+            task.ext_ref = [{"label": "Guide", "uri": "https://docs.example/guide"}]
+            task.action_url = "https://api.example/hook"
+            task.full_clean()
+            task.save()
+
+    def test_csv_import_refuses_javascript_links(self) -> None:
+        creator = make_user(self.company, SystemRole.WORKFLOW_CREATOR)
+        self.client.force_login(creator)
+        task = self.task_def()
+        bad = '"[{""label"": ""Guide"", ""uri"": ""javascript:alert(1)""}]"'
+        csv = f"workflow,key,title,task_type,ext_ref\n{self.wf.key},{task.key},T,FORM,{bad}\n"
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_import"),
+            {"format": "0", "resource": "0", "import_file": SimpleUploadedFile("rows.csv", csv.encode())},
+        )
+        result = response.context["result"]
+        self.assertTrue(result.has_errors() or result.has_validation_errors())
+        with scopes_disabled():
+            task.refresh_from_db()
+        self.assertEqual(task.ext_ref, [])
+
+    def test_bundle_import_refuses_javascript_links(self) -> None:
+        from tickets.bundles import BundleInvalid, export_bundle, import_bundle
+
+        with company_scope(self.company):
+            bundle = export_bundle(company=self.company)
+            bundle["workflows"][0]["tasks"][0]["ext_ref"] = [{"label": "x", "uri": "javascript:alert(1)"}]
+            with self.assertRaises(BundleInvalid):
+                import_bundle(company=self.company, bundle=bundle, actor=self.ticket_admin)
+
+    def test_links_render_only_http_with_noopener(self) -> None:
+        with scopes_disabled():
+            # A row stored before validation existed (update() skips save()).
+            TicketType.objects.filter(pk=self.tt.pk).update(
+                ext_ref=[
+                    {"label": "Bad", "uri": "javascript:alert(1)"},
+                    {"label": "Good", "uri": "https://docs.example/"},
+                ]
+            )
+        self.client.force_login(self.submitter)
+        page = self.client.get(reverse("ticket_new")).content.decode()
+        self.assertNotIn("javascript:", page)
+        self.assertIn('<a href="https://docs.example/" rel="noopener noreferrer"', page)

@@ -200,7 +200,7 @@ class PrivateNetworkTests(EngineTestCase):
                 ticket = self.submit(wf)
                 self.drain()
                 self.assertEqual(self.current_task(ticket).status, TaskStatus.ERROR)
-                self.assertIn("Refused to call a private or reserved address", self.errors(ticket)[0][1])
+                self.assertIn("Refused to call this URL", self.errors(ticket)[0][1])
 
 
 @override_settings(ACTIONS_ALLOW_PRIVATE_NETWORKS=True, ACTIONS_RETRY_BASE_SECONDS=0)
