@@ -6,11 +6,12 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
 from unfold.decorators import action
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from accounts.admin_base import CompanyAdmin
 from accounts.invites import send_invite
 from accounts.models import Company, CompanyRole, User
-from accounts.roles import SystemRole
+from accounts.roles import ROLE_HELP, SystemRole, role_label
 
 admin.site.unregister(Group)
 
@@ -33,7 +34,12 @@ class UserAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "groups" in self.fields:
-            self.fields["groups"].queryset = Group.objects.filter(name__in=SystemRole.values)  # type: ignore[attr-defined]
+            groups = self.fields["groups"]
+            groups.queryset = Group.objects.filter(name__in=SystemRole.values).order_by("name")  # type: ignore[attr-defined]
+            # Human names with what each role does, not the raw group names.
+            groups.label_from_instance = lambda g: f"{role_label(g.name)}: {ROLE_HELP.get(g.name, '')}"  # type: ignore[attr-defined]
+            groups.widget = UnfoldAdminCheckboxSelectMultipleWidget(choices=groups.choices)  # type: ignore[attr-defined]
+            groups.help_text = "Tick every role this person needs."
         self.fields["company_roles"].queryset = CompanyRole.objects.all()  # type: ignore[attr-defined]
         if not self.instance.pk:
             self.fields["email"].help_text = "They receive an email with a link to choose their password."
@@ -51,7 +57,7 @@ class UserAdmin(CompanyAdmin):
     list_display = ["email", "full_name", "is_active", "is_available", "roles_display", "joined"]
     list_filter = ["is_active", "is_available", "groups"]
     search_fields = ["email", "first_name", "last_name"]
-    filter_horizontal = ["groups", "company_roles"]
+    filter_horizontal = ["company_roles"]
     ordering = ["email"]
     actions = ["resend_invite"]
 
@@ -60,7 +66,7 @@ class UserAdmin(CompanyAdmin):
 
     @admin.display(description="Roles")
     def roles_display(self, obj: User) -> str:
-        return ", ".join(sorted(g.name for g in obj.groups.all()))
+        return ", ".join(sorted(role_label(g.name) for g in obj.groups.all()))
 
     @admin.display(description="Password set", boolean=True)
     def joined(self, obj: User) -> bool:

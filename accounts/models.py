@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django_scopes import ScopedManager
 
-from accounts.roles import BACKOFFICE_ROLES, SystemRole
+from accounts.roles import BACKOFFICE_ROLES, ROLE_HELP, SystemRole
 
 
 def _new_secret() -> str:
@@ -120,6 +120,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def has_role(self, role: SystemRole | str) -> bool:
         return self.is_active and str(role) in self.role_names
+
+    @property
+    def role_list(self) -> list[tuple[str, str]]:
+        """(human name, one-line explanation) of each role the user holds, in a fixed order."""
+        return [(str(r.label), ROLE_HELP[r]) for r in SystemRole if r in self.role_names]
 
     @property
     def is_staff(self) -> bool:

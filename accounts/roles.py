@@ -15,6 +15,24 @@ class SystemRole(models.TextChoices):
     WORKFLOW_CREATOR = "workflow_creator", "Workflow creator"
 
 
+# One line per role, shown wherever roles are chosen or listed.
+ROLE_HELP: dict[str, str] = {
+    SystemRole.ADMIN: "Runs the company's account: people, roles and everything in the back office.",
+    SystemRole.USER: "Submits tickets and follows their progress.",
+    SystemRole.TICKET_ADMIN: "Watches every ticket in the back office and fixes the stuck ones.",
+    SystemRole.TASK_WORKER: "Receives tasks and completes their forms.",
+    SystemRole.WORKFLOW_CREATOR: "Builds ticket types and workflows in the back office.",
+}
+
+
+def role_label(name: str) -> str:
+    """The human name of a role group ("task_worker" -> "Task worker")."""
+    try:
+        return str(SystemRole(name).label)
+    except ValueError:
+        return name
+
+
 BACKOFFICE_ROLES = frozenset({SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.WORKFLOW_CREATOR})
 
 _ALL = ("add", "change", "delete", "view")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets import task_views, views
+from tickets import start_views, task_views, views
 
 urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket_list"),
@@ -9,6 +9,8 @@ urlpatterns = [
     path("tickets/new/<int:type_id>/", views.ticket_submit, name="ticket_submit"),
     path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
     path("tickets/<int:ticket_id>/cancel/", views.ticket_cancel, name="ticket_cancel"),
+    path("templates/", start_views.template_gallery, name="template_gallery"),
+    path("templates/<slug:key>/install/", start_views.install_template, name="template_install"),
     path("tasks/", task_views.task_list, name="task_list"),
     path("tasks/availability/", task_views.availability, name="task_availability"),
     path("tasks/<int:task_id>/", task_views.task_detail, name="task_detail"),

@@ -27,8 +27,13 @@ submitters_only = access.page_requires(access.may_submit_tickets, "This page nee
 
 @submitters_only
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    types = access.submittable_types(_user(request))
-    return render(request, "tickets/new.html", {"types": types})
+    user = _user(request)
+    types = list(access.submittable_types(user))
+    return render(
+        request,
+        "tickets/new.html",
+        {"types": types, "can_build": not types and access.edits_definitions(user)},
+    )
 
 
 @submitters_only

@@ -160,7 +160,15 @@ class WorkflowDefinitionAdmin(
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        warn_invalid(request, form.instance)
+        workflow: WorkflowDefinition = form.instance
+        if workflow.start_task_id is None:
+            # One pass: a workflow added with its tasks starts at the first of them.
+            first = workflow.tasks.order_by("id").first()
+            if first is not None:
+                workflow.start_task = first
+                workflow.save(update_fields=["start_task", "updated_at"])
+                messages.info(request, f"“{first.title}” starts this workflow; change it under Start task.")
+        warn_invalid(request, workflow)
 
     def _bundle_response(self, bundle: dict[str, Any], name: str) -> HttpResponse:
         response = HttpResponse(

@@ -1,5 +1,6 @@
 """Behaviour shared by the back-office admins, written once."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +88,36 @@ class WorkflowTasksOnlyMixin:
         return field
 
 
+_PERSON_WORDING: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^No start task"), "Choose the task that starts this workflow (Start task)."),
+    (re.compile(r"^More than one start task"), "Only one task can start this workflow."),
+    (
+        re.compile(r"^Task '(?P<key>[^']+)' cannot be reached"),
+        "No transition leads to the task '{key}': add one, or it never runs.",
+    ),
+    (
+        re.compile(r"needs an action URL"),
+        "An automatic task needs the address (action URL) it calls.",
+    ),
+    (
+        re.compile(r"^Unknown task key '(?P<key>[^']+)'"),
+        "A transition names a task '{key}' that does not exist.",
+    ),
+]
+
+
+def for_a_person(message: str) -> str:
+    """The validator's message, reworded for someone using the admin form."""
+    for pattern, wording in _PERSON_WORDING:
+        match = pattern.search(message)
+        if match:
+            return wording.format(**match.groupdict())
+    return message
+
+
 def warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> None:
-    """Runs the bundle validator over the saved workflow and shows its messages.
+    """Runs the bundle validator over the saved workflow and shows its messages, in words
+    for a person, with the bundle path in a detail line.
     Warnings, not refusals: a workflow is built in steps (tasks first, then the start)."""
     if workflow is None:
         return
@@ -97,7 +126,16 @@ def warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> N
     bundle.pop("ticket_types", None)
     bundle.pop("company_roles", None)
     for problem in validate(bundle, company=company):
-        messages.warning(request, f"Workflow '{workflow.key}' is not valid yet: {problem}")
+        messages.warning(
+            request,
+            format_html(
+                "Workflow “{}” is not ready yet: {}<br><small>Detail: {} — {}</small>",
+                workflow.title or workflow.key,
+                for_a_person(problem.message),
+                problem.path,
+                problem.message,
+            ),
+        )
 
 
 class WarnInvalidWorkflowMixin:

@@ -261,7 +261,9 @@ class DefinitionAdminTests(BackOfficeTestCase):
             follow=True,
         )
         text = response.content.decode()
-        self.assertIn("is not valid yet", text)
+        self.assertIn("is not ready yet", text)
+        self.assertIn("An automatic task needs the address (action URL) it calls.", text)
+        self.assertIn("Detail: $.workflows[0].tasks[1].action_url", text)
         self.assertIn("needs an action URL", text)
         self.assertIn("Invalid JMESPath", text)
 
