@@ -32,13 +32,15 @@ seed: migrate
 	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py seed_demo
 
 # Serves on 127.0.0.1:$(PORT) with the background worker and the sweeper; Ctrl+C stops all.
+# A child that exits is started again after a second (bin/supervise).
 # The demo's actions call this app on loopback, so private networks are allowed here only.
 run: seed
 	@export DEBUG=$${DEBUG:-true} ACTIONS_ALLOW_PRIVATE_NETWORKS=true PUBLIC_BASE_URL=http://127.0.0.1:$(PORT); \
 	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py db_worker --no-reload & \
-	$(BIN)/python manage.py sweep_workflows --loop 30 & \
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	bin/supervise $(BIN)/python manage.py run_worker & \
+	bin/supervise $(BIN)/python manage.py sweep_workflows --loop 30 & \
+	bin/supervise $(BIN)/python manage.py runserver 127.0.0.1:$(PORT) & \
+	wait
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -9,14 +9,16 @@ duplicate job, a late answer or a repeated callback changes nothing."""
 import enum
 import hmac
 import logging
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -57,7 +59,7 @@ def run_action(*, task_id: int) -> None:
     if company_id is None:
         return
     with company_scope(company_id):
-        claim = _claim_action(task_id)
+        claim = _retrying_db_errors(lambda: _claim_action(task_id))
         if claim is None:
             return
         try:
@@ -69,12 +71,36 @@ def run_action(*, task_id: int) -> None:
                 timeout=claim.timeout,
             )
         except actions.ActionError as exc:
-            _action_failed(claim, str(exc), transient=exc.transient, trace=traceback.format_exc())
+            message, transient, trace = str(exc), exc.transient, traceback.format_exc()
+            _retrying_db_errors(lambda: _action_failed(claim, message, transient=transient, trace=trace))
         except Exception as exc:  # a bug must still become a visible ticket error
             logger.exception("Action task %s crashed", task_id)
-            _action_failed(claim, f"Unexpected error: {exc!r}", transient=False, trace=traceback.format_exc())
+            message, trace = f"Unexpected error: {exc!r}", traceback.format_exc()
+            _retrying_db_errors(lambda: _action_failed(claim, message, transient=False, trace=trace))
         else:
-            _action_succeeded(claim, response)
+            # The call happened: keep trying to record it rather than call twice.
+            _retrying_db_errors(lambda: _action_succeeded(claim, response))
+
+
+# Transient database failures: a lost connection, a deadlock, a serialization failure.
+DB_RETRY_ATTEMPTS = 5
+
+
+def _retrying_db_errors[T](step: Callable[[], T]) -> T:
+    """Runs one short transaction, reconnecting and retrying on transient database
+    errors. Safe because every step compare-and-sets: a retry after a commit whose
+    answer was lost finds the task moved on and changes nothing."""
+    for attempt in range(DB_RETRY_ATTEMPTS):
+        try:
+            return step()
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == DB_RETRY_ATTEMPTS - 1 or connection.in_atomic_block:
+                raise
+            delay = 0.2 * 2**attempt
+            logger.warning("Database error (%s); reconnecting and retrying in %.1fs.", exc, delay)
+            connection.close()
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _claim_action(task_id: int) -> _Claim | None:
@@ -276,33 +302,40 @@ def sweep(*, now: Any = None) -> SweepReport:
             .values_list("pk", "company_id")[:500]
         )
     for task_id, company_id in overdue:
-        with company_scope(company_id), transaction.atomic():
-            locked = engine.lock_task(task_id, statuses=_OVERDUE_STATUSES)
-            if locked is None:
-                continue
-            instance, task = locked
-            if task.deadline_at is None or task.deadline_at >= now:
-                continue
-            if task.status == TaskStatus.OPEN:
-                if instance.status != WorkflowStatus.IN_PROGRESS or not task.task_definition.is_action:
-                    task.deadline_at = None  # held: resume or retry asks for it again
-                    task.save(update_fields=["deadline_at", "updated_at"])
-                    continue
-                engine.emit(
-                    instance, "action_requeued", "Action not picked up in time; queued again.", task=task
-                )
-                engine.request_action(task)
-                report.requeued += 1
-            elif task.status == TaskStatus.PENDING:
-                _fail_task(instance, task, "the callback did not arrive before its deadline.")
-                report.expired += 1
-            elif task.status == TaskStatus.IN_PROGRESS:
-                if task.attempts < settings.ACTIONS_MAX_ATTEMPTS:
-                    task.status = TaskStatus.OPEN
-                    task.save(update_fields=["status", "updated_at"])
-                    engine.emit(instance, "action_recovered", "Stuck action re-queued.", task=task)
-                    engine.request_action(task)
-                else:
-                    _fail_task(instance, task, "the action worker stopped and attempts ran out.")
-                report.recovered += 1
+        try:
+            _sweep_one(task_id, company_id, now, report)
+        except OperationalError as exc:  # a deadlock or serialization failure: next pass
+            if not connection.is_usable():
+                raise
+            logger.warning("Sweeping task %s failed (%s); the next pass retries it.", task_id, exc)
     return report
+
+
+def _sweep_one(task_id: int, company_id: int, now: Any, report: SweepReport) -> None:
+    with company_scope(company_id), transaction.atomic():
+        locked = engine.lock_task(task_id, statuses=_OVERDUE_STATUSES)
+        if locked is None:
+            return
+        instance, task = locked
+        if task.deadline_at is None or task.deadline_at >= now:
+            return
+        if task.status == TaskStatus.OPEN:
+            if instance.status != WorkflowStatus.IN_PROGRESS or not task.task_definition.is_action:
+                task.deadline_at = None  # held: resume or retry asks for it again
+                task.save(update_fields=["deadline_at", "updated_at"])
+                return
+            engine.emit(instance, "action_requeued", "Action not picked up in time; queued again.", task=task)
+            engine.request_action(task)
+            report.requeued += 1
+        elif task.status == TaskStatus.PENDING:
+            _fail_task(instance, task, "the callback did not arrive before its deadline.")
+            report.expired += 1
+        elif task.status == TaskStatus.IN_PROGRESS:
+            if task.attempts < settings.ACTIONS_MAX_ATTEMPTS:
+                task.status = TaskStatus.OPEN
+                task.save(update_fields=["status", "updated_at"])
+                engine.emit(instance, "action_recovered", "Stuck action re-queued.", task=task)
+                engine.request_action(task)
+            else:
+                _fail_task(instance, task, "the action worker stopped and attempts ran out.")
+            report.recovered += 1

@@ -3,16 +3,21 @@ configured backend's workers): the job, and the receiver that queues it when the
 engine asks for an attempt (`signals.action_ready`)."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Max
 from django.dispatch import receiver
-from django.tasks import Task, task
+from django.tasks import Task, TaskResultStatus, task
 from django.utils import timezone
+from django_scopes import scopes_disabled
 from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from workflows import background
+from workflows.models import TaskDefinition
 from workflows.signals import action_ready
 
 logger = logging.getLogger(__name__)
@@ -47,3 +52,29 @@ def enqueue_action(sender: Any, *, task_id: int, delay_seconds: float = 0, **kwa
             logger.exception("Could not queue action task %s; the sweeper will queue it again.", task_id)
 
     transaction.on_commit(_enqueue)
+
+
+class WorkerLost(Exception):
+    """Recorded on a job whose worker stopped before writing its result."""
+
+
+def reclaim_lost_jobs(*, now: datetime | None = None) -> int:
+    """Marks FAILED the database queue's RUNNING jobs older than any action can run
+    (longest action timeout plus the stuck grace): their worker died (SIGKILL, crash,
+    lost host). The task itself is recovered by its own deadline (`background.sweep`)."""
+    if not isinstance(run_action_task.get_backend(), DatabaseBackend):
+        return 0
+    now = now or timezone.now()
+    with scopes_disabled():
+        longest = TaskDefinition.objects.aggregate(longest=Max("timeout_seconds"))["longest"] or 0
+    lease = max(longest, settings.ACTIONS_DEFAULT_TIMEOUT_SECONDS) + background.STUCK_GRACE_SECONDS
+    return (
+        DBTaskResult.objects.running()
+        .filter(started_at__lt=now - timedelta(seconds=lease))
+        .update(
+            status=TaskResultStatus.FAILED,
+            finished_at=now,
+            exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+            traceback=f"The worker stopped before finishing this job (still running after {lease}s).",
+        )
+    )

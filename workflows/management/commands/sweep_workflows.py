@@ -2,23 +2,44 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import Error as DatabaseError
 
 from workflows.background import sweep
+from workflows.resilience import Backoff
+from workflows.tasks import reclaim_lost_jobs
 
 
 class Command(BaseCommand):
-    help = "Expire missing callbacks and recover action tasks stuck by a crashed worker."
+    help = (
+        "Expire missing callbacks, queue again action tasks stuck or never claimed, and "
+        "reclaim queue jobs of dead workers. With --loop it survives database errors."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loop", type=float, default=0, help="Repeat every N seconds (0: once).")
+        parser.add_argument(
+            "--passes", type=int, default=0, help="With --loop: stop after N passes (0: never)."
+        )
 
-    def handle(self, *args: Any, loop: float, **options: Any) -> None:
+    def handle(self, *args: Any, loop: float, passes: int, **options: Any) -> None:
+        backoff = Backoff()
+        done = 0
         while True:
-            report = sweep()
-            if report.expired or report.recovered or report.requeued or not loop:
+            try:
+                report = sweep()
+                reclaimed = reclaim_lost_jobs()
+            except DatabaseError as exc:
+                if not loop:
+                    raise
+                backoff.wait("Sweep", exc)
+                continue
+            backoff.reset()
+            done += 1
+            if report.expired or report.recovered or report.requeued or reclaimed or not loop:
                 self.stdout.write(
-                    f"expired={report.expired} recovered={report.recovered} requeued={report.requeued}"
+                    f"expired={report.expired} recovered={report.recovered} "
+                    f"requeued={report.requeued} reclaimed_jobs={reclaimed}"
                 )
-            if not loop:
+            if not loop or (passes and done >= passes):
                 return
             time.sleep(loop)
