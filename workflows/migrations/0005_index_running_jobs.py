@@ -6,7 +6,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows", "0003_sweeper_sees_open_actions"),
+        ("workflows", "0004_http_only_links"),
         ("django_tasks_database", "0021_conditional_partial_index_ordering"),
     ]
 
