@@ -251,3 +251,32 @@ class SafeLinksTests(SecurityTestCase):
         page = self.client.get(reverse("ticket_new")).content.decode()
         self.assertNotIn("javascript:", page)
         self.assertIn('<a href="https://docs.example/" rel="noopener noreferrer"', page)
+
+
+class ContentSecurityPolicyTests(SecurityTestCase):
+    """Finding 2 (second half): the user pages' CSP allowed 'unsafe-inline' scripts."""
+
+    def script_src(self, url: str) -> list[str]:
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200, url)
+        policy = response.headers["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+        self.assertEqual(directives.get("object-src"), "'none'")
+        return directives["script-src"].split()
+
+    def test_user_pages_allow_no_inline_script(self) -> None:
+        self.assertEqual(self.script_src(reverse("login")), ["'self'"])
+        self.client.force_login(self.submitter)
+        for url in (
+            reverse("ticket_new"),
+            reverse("ticket_submit", args=[self.tt.pk]),
+            reverse("ticket_list"),
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(self.script_src(url), ["'self'"])
+
+    def test_admin_allows_eval_for_alpine_but_no_inline_script(self) -> None:
+        self.client.force_login(self.ticket_admin)
+        for url in ("/admin/", reverse("admin:tickets_ticket_change", args=[self.ticket.pk])):
+            with self.subTest(url=url):
+                self.assertEqual(sorted(self.script_src(url)), ["'self'", "'unsafe-eval'"])
