@@ -65,6 +65,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
     "project.middleware.AdminContentSecurityPolicyMiddleware",
+    # Innermost, yet before any view hook (CSRF reads the form there): parses multipart
+    # bodies through the upload limits; its 413 still gets the headers above.
+    "project.uploads.UploadLimitMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -219,7 +222,17 @@ DEMO_ENDPOINTS_ENABLED = env_bool("DEMO_ENDPOINTS_ENABLED", DEBUG)
 # A form task open longer than this shows as overdue in the back office.
 TASK_OVERDUE_HOURS = env_int("TASK_OVERDUE_HOURS", 48)
 
+# Upload limits (project/uploads.py), enforced while the body streams in: bytes per
+# file, files per request, bytes per request. An attachment form takes at most
+# UPLOAD_MAX_FILES files, which also bounds the files of one ticket.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 10)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "project.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Django 6 built-in Content Security Policy: everything is served from 'self'.

@@ -1,15 +1,21 @@
 """The security findings of issue 11, each reproduced first, then fixed."""
 
+import io
+import shutil
+import tempfile
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import TestCase
+from django.test import RequestFactory, TestCase, override_settings
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, ClientHandler, encode_multipart
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, make_workflow
-from tickets.models import FileUpload, TicketType
+from tickets.models import FileUpload, Ticket, TicketType
 from tickets.services import submit_ticket
 from workflows.models import TaskDefinition
 
@@ -280,3 +286,96 @@ class ContentSecurityPolicyTests(SecurityTestCase):
         for url in ("/admin/", reverse("admin:tickets_ticket_change", args=[self.ticket.pk])):
             with self.subTest(url=url):
                 self.assertEqual(sorted(self.script_src(url)), ["'self'", "'unsafe-eval'"])
+
+
+class CountingInput:
+    """A wsgi.input that counts the bytes the server actually read."""
+
+    def __init__(self, body: bytes) -> None:
+        self.stream = io.BytesIO(body)
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self.stream.readline(size)
+        self.read_bytes += len(data)
+        return data
+
+
+@override_settings(UPLOAD_MAX_BYTES=1024 * 1024, UPLOAD_MAX_FILES=3, UPLOAD_MAX_REQUEST_BYTES=3 * 1024 * 1024)
+class UploadLimitTests(SecurityTestCase):
+    """Finding 5: uploads were limited per file only (12 x 4.9 MiB went through in one
+    submission), and a 40 MiB file was received in full before being refused."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        media = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, media, True)
+        self.enterContext(override_settings(MEDIA_ROOT=media))
+
+    def submit(self, files: list[SimpleUploadedFile]) -> Any:
+        self.client.force_login(self.submitter)
+        return self.client.post(
+            reverse("ticket_submit", args=[self.tt.pk]), {"title": "Files", "attachments": files}
+        )
+
+    def assert_nothing_stored(self) -> None:
+        with scopes_disabled():
+            self.assertEqual(Ticket.objects.filter(company=self.company).count(), 1)  # the fixture's
+            self.assertEqual(FileUpload.objects.filter(company=self.company).count(), 1)
+
+    def test_too_many_files_in_one_request(self) -> None:
+        response = self.submit([SimpleUploadedFile(f"{i}.txt", b"x" * 100) for i in range(4)])
+        self.assertContains(response, "Too many files", status_code=413)
+        self.assertContains(response, "3 files", status_code=413)
+        self.assert_nothing_stored()
+
+    @override_settings(UPLOAD_MAX_REQUEST_BYTES=2 * 1024 * 1024)
+    def test_too_many_bytes_in_one_request(self) -> None:
+        part = b"x" * (900 * 1024)  # each file under the 1 MiB limit; three over 2 MiB
+        response = self.submit([SimpleUploadedFile(f"{i}.bin", part) for i in range(3)])
+        self.assertContains(response, "larger than allowed", status_code=413)
+        self.assert_nothing_stored()
+        response = self.submit([SimpleUploadedFile(f"{i}.bin", part) for i in range(2)])
+        self.assertEqual(response.status_code, 302)
+
+    def test_within_limits_is_accepted(self) -> None:
+        response = self.submit([SimpleUploadedFile(f"{i}.txt", b"ok") for i in range(3)])
+        self.assertEqual(response.status_code, 302)
+
+    def raw_post(self, body: bytes, content_type: str) -> tuple[int, CountingInput]:
+        """Posts through the full middleware stack with a counted input stream."""
+        self.client.force_login(self.submitter)
+        counting = CountingInput(body)
+        environ = RequestFactory()._base_environ(
+            PATH_INFO=reverse("ticket_submit", args=[self.tt.pk]),
+            REQUEST_METHOD="POST",
+            CONTENT_TYPE=content_type,
+            CONTENT_LENGTH=str(len(body)),
+            HTTP_COOKIE=f"sessionid={self.client.cookies['sessionid'].value}",
+            **{"wsgi.input": counting},
+        )
+        response = ClientHandler(enforce_csrf_checks=False)(environ)
+        return response.status_code, counting
+
+    def test_oversized_file_is_cut_off_while_streaming(self) -> None:
+        # 8 MiB announced, over the 3 MiB request limit: refused before reading a byte.
+        big = encode_multipart(
+            BOUNDARY, {"title": "x", "attachments": SimpleUploadedFile("big.bin", b"x" * (8 << 20))}
+        )
+        status, counting = self.raw_post(big, MULTIPART_CONTENT)
+        self.assertEqual(status, 413)
+        self.assertEqual(counting.read_bytes, 0)
+        # 2.5 MiB (under the request limit) in one file over the 1 MiB file limit: reading
+        # stops soon after the first MiB instead of receiving the whole file.
+        one = encode_multipart(
+            BOUNDARY, {"title": "x", "attachments": SimpleUploadedFile("one.bin", b"x" * (5 << 19))}
+        )
+        status, counting = self.raw_post(one, MULTIPART_CONTENT)
+        self.assertEqual(status, 413)
+        self.assertLess(counting.read_bytes, (1 << 20) + 2 * 65536 + 4096)
+        self.assert_nothing_stored()
