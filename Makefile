@@ -33,13 +33,14 @@ seed: migrate
 
 # Serves on 127.0.0.1:$(PORT) with the background worker and the sweeper; Ctrl+C stops all.
 # A child that exits is started again after a second (bin/supervise).
+# uvicorn serves project.asgi: Django, plus the MCP server at /mcp.
 # The demo's actions call this app on loopback, so private networks are allowed here only.
 run: seed
 	@export DEBUG=$${DEBUG:-true} ACTIONS_ALLOW_PRIVATE_NETWORKS=true PUBLIC_BASE_URL=http://127.0.0.1:$(PORT); \
 	trap 'kill 0' INT TERM EXIT; \
 	bin/supervise $(BIN)/python manage.py run_worker & \
 	bin/supervise $(BIN)/python manage.py sweep_workflows --loop 30 & \
-	bin/supervise $(BIN)/python manage.py runserver 127.0.0.1:$(PORT) & \
+	bin/supervise $(BIN)/uvicorn project.asgi:application --host 127.0.0.1 --port $(PORT) & \
 	wait
 
 lint: install-dev

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "accounts",
     "workflows",
     "tickets",
+    "ninja",  # its templates and vendored Swagger UI static files (no CDN)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.middleware.ApiKeyMiddleware",  # before the scope: a key's request runs as its user
     "accounts.middleware.CompanyScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -221,6 +224,10 @@ DEMO_ENDPOINTS_ENABLED = env_bool("DEMO_ENDPOINTS_ENABLED", DEBUG)
 
 # A form task open longer than this shows as overdue in the back office.
 TASK_OVERDUE_HOURS = env_int("TASK_OVERDUE_HOURS", 48)
+
+# API keys: requests per key per window, counted in the database (shared by all processes).
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
+API_RATE_LIMIT_WINDOW_SECONDS = env_int("API_RATE_LIMIT_WINDOW_SECONDS", 60)
 
 # Upload limits (project/uploads.py), enforced while the body streams in: bytes per
 # file, files per request, bytes per request. An attachment form takes at most

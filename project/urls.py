@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from api.views import api
 from project import errors
 from workflows.views import callback
 
@@ -23,6 +24,7 @@ urlpatterns = [
     # Before the admin's own login: a logged-in person without back-office access is told so.
     path("admin/login/", errors.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("api/callbacks/<uuid:task_uuid>/", callback, name="callback"),
     path("", include("accounts.urls")),
     path("", include("tickets.urls")),

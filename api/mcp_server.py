@@ -1,0 +1,223 @@
+"""The MCP server at /mcp (Streamable HTTP, the official `mcp` SDK).
+
+It runs in the same ASGI process as Django (see project/asgi.py), stateless and with JSON
+responses, so any number of workers can serve it with no shared session state. Every
+request needs an API key (`Authorization: Bearer <key>`), checked and counted against
+the key's rate limit before the SDK sees the request. Each tool runs the same
+`api.operations` function as the matching JSON endpoint, in a worker thread (the ORM is
+synchronous), inside the key's company scope and as the key's user."""
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django_scopes import scopes_disabled
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from accounts.tenancy import company_scope
+from api import keys, strictjson
+from api import operations as ops
+from api.middleware import bearer_token
+from api.models import ApiKey
+from api.problems import PROBLEM_TYPE, ApiProblem
+
+SCOPE_KEY = "ticketflower.api_key_id"
+BUNDLE_SCHEMA_URI = "ticketflower://bundle.schema.json"
+
+T = TypeVar("T")
+
+INSTRUCTIONS = """TicketFlower runs tickets through workflows. Typical use: read the bundle
+JSON Schema resource, write a bundle, `validate_bundle` until it has no problems,
+`import_bundle`, `list_ticket_types` to see each type's fields schema, `submit_ticket`,
+then `list_my_tasks` and `complete_task` with output matching the task's output_schema
+(`get_task` shows it). The API key's scopes and its person's roles decide what works."""
+
+
+def _call[T](key_id: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    close_old_connections()
+    try:
+        with scopes_disabled():
+            key = ApiKey.objects.select_related("user", "company").get(pk=key_id)
+        with company_scope(key.company_id):
+            return fn(ops.Caller(user=key.user, key=key), *args, **kwargs)
+    except ApiProblem as exc:
+        detail = f"{exc.status} {exc.detail}"
+        extra = {k: v for k, v in exc.extra.items() if v}
+        raise ToolError(f"{detail} {json.dumps(extra)}" if extra else detail) from exc
+    finally:
+        close_old_connections()
+
+
+async def run[T](ctx: Context, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    request = ctx.request_context.request
+    key_id = request.scope.get(SCOPE_KEY) if request is not None else None
+    if key_id is None:  # the auth wrapper below never lets such a request through
+        raise ToolError("401 Missing API key.")
+    return await sync_to_async(_call, thread_sensitive=True)(key_id, fn, args, kwargs)
+
+
+def build_server() -> MCPServer:
+    server = MCPServer("TicketFlower", instructions=INSTRUCTIONS, version="1")
+
+    @server.resource(BUNDLE_SCHEMA_URI, name="bundle-schema", mime_type="application/schema+json")
+    def bundle_schema() -> str:
+        """The JSON Schema every bundle must satisfy."""
+        return json.dumps(ops.bundle_schema())
+
+    @server.tool()
+    async def validate_bundle(bundle: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Check a bundle without writing anything. Returns `valid` and every problem with
+        its JSON path. Scope definitions:read."""
+        return await run(ctx, ops.validate_bundle, strictjson.check(bundle))
+
+    @server.tool()
+    async def import_bundle(bundle: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Import a bundle, all or nothing, upserting by key. Scope definitions:write."""
+        return await run(ctx, ops.import_bundle, strictjson.check(bundle))
+
+    @server.tool()
+    async def export_bundle(ctx: Context, workflows: list[str] | None = None) -> dict[str, Any]:
+        """Export the company's definitions (or the named workflows) as a bundle. Scope
+        definitions:read."""
+        return await run(ctx, ops.export_bundle, workflows)
+
+    @server.tool()
+    async def list_ticket_types(ctx: Context) -> list[dict[str, Any]]:
+        """Ticket types you may submit, each with the JSON Schema of its data. Scope
+        tickets:read."""
+        return await run(ctx, ops.list_ticket_types)
+
+    @server.tool()
+    async def submit_ticket(type: str, data: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Submit a ticket of the type with this key; `data` must match its fields schema.
+        Scope tickets:write."""
+        return await run(ctx, ops.submit_ticket, type_key=type, data=strictjson.check(data))
+
+    @server.tool()
+    async def list_tickets(
+        ctx: Context,
+        status: str | None = None,
+        type: str | None = None,
+        cursor: str | None = None,
+        limit: int = ops.DEFAULT_PAGE,
+    ) -> dict[str, Any]:
+        """Tickets you may see, newest first, filtered by status (IN_PROGRESS, ON_HOLD,
+        COMPLETED, CANCELLED, NOT_STARTED) and type key; pass next_cursor as cursor for
+        the next page. Scope tickets:read."""
+        return await run(ctx, ops.list_tickets, status=status, type_key=type, cursor=cursor, limit=limit)
+
+    @server.tool()
+    async def get_ticket(ticket_id: int, ctx: Context) -> dict[str, Any]:
+        """One ticket: data, status, current step, attachments, timeline. Scope tickets:read."""
+        return await run(ctx, ops.get_ticket, ticket_id)
+
+    @server.tool()
+    async def list_my_tasks(
+        ctx: Context, cursor: str | None = None, limit: int = ops.DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """Your open tasks, oldest first. Scope tasks:read."""
+        return await run(ctx, ops.list_tasks, cursor=cursor, limit=limit)
+
+    @server.tool()
+    async def get_task(task_id: int, ctx: Context) -> dict[str, Any]:
+        """One task with its input, the ticket's data and the output_schema to answer.
+        Scope tasks:read."""
+        return await run(ctx, ops.get_task, task_id)
+
+    @server.tool()
+    async def complete_task(task_id: int, output: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Complete a form task; `output` must match its output_schema. Scope tasks:write."""
+        return await run(ctx, ops.complete_task, task_id, strictjson.check(output))
+
+    return server
+
+
+def _transport_security() -> TransportSecuritySettings:
+    """Host/Origin checks (DNS rebinding) follow Django's ALLOWED_HOSTS."""
+    hosts = [h for h in settings.ALLOWED_HOSTS if h and not h.startswith(".")]
+    if "*" in hosts or not hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TransportSecuritySettings(
+        allowed_hosts=[*hosts, *(f"{h}:*" for h in hosts)],
+        allowed_origins=[
+            *settings.CSRF_TRUSTED_ORIGINS,
+            *(f"{scheme}://{h}{port}" for h in hosts for scheme in ("http", "https") for port in ("", ":*")),
+        ],
+    )
+
+
+class ApiKeyGate:
+    """Answers 401/429 (problem+json) before the SDK runs; passes the key's id on in the
+    ASGI scope, where tools read it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        token = bearer_token(header)
+        resolved = (
+            await sync_to_async(_resolve, thread_sensitive=True)(token) if token else keys.Resolved(None)
+        )
+        if resolved.key is None:
+            await _problem(send, 401, "Send an API key as 'Authorization: Bearer <key>'.")
+            return
+        if resolved.retry_after is not None:
+            await _problem(
+                send,
+                429,
+                "Rate limit exceeded for this API key.",
+                [(b"retry-after", str(resolved.retry_after).encode())],
+            )
+            return
+        await self.app({**scope, SCOPE_KEY: resolved.key.pk}, receive, send)
+
+
+def _resolve(token: str) -> keys.Resolved:
+    close_old_connections()
+    try:
+        return keys.resolve(token)
+    finally:
+        close_old_connections()
+
+
+async def _problem(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    title = {401: "Unauthorized", 429: "Too Many Requests"}[status]
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    extra = [(b"www-authenticate", b'Bearer realm="mcp"')] if status == 401 else []
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_asgi() -> ASGIApp:
+    """A fresh ASGI app serving /mcp. Its session manager runs in the ASGI lifespan, once
+    per app, so each server process builds its own."""
+    app = build_server().streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        transport_security=_transport_security(),
+    )
+    return ApiKeyGate(app)

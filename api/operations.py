@@ -1,0 +1,407 @@
+"""What the API and the MCP server do, once: each operation checks the key's scope, then
+calls the same selectors, services and access rules as the pages. Runs inside the
+caller's company scope. Problems are raised as `ApiProblem` (rendered as RFC 9457 by
+the API and as tool errors by MCP)."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.roles import SystemRole
+from api.models import ApiKey
+from api.problems import ApiProblem
+from api.scopes import Scope
+from tickets import bundles
+from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
+from tickets.models import Ticket, TicketError, TicketType
+from workflows import selectors as task_selectors
+from workflows import services as engine_services
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskType
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 25
+TIMELINE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a person, through an API key (scopes apply) or their session
+    (no key: the roles alone decide)."""
+
+    user: User
+    key: ApiKey | None = None
+
+    def require(self, scope: Scope) -> None:
+        if self.key is not None and scope.value not in self.key.scopes:
+            raise ApiProblem(403, f"This API key lacks the '{scope.value}' scope.")
+
+
+# --- pagination -----------------------------------------------------------------------
+
+
+def encode_cursor(created_at: datetime, pk: int) -> str:
+    raw = json.dumps([created_at.isoformat(), pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, pk = json.loads(raw)
+        moment = datetime.fromisoformat(stamp)
+        if not isinstance(pk, int) or moment.tzinfo is None:
+            raise ValueError(pk)
+        return moment, pk
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+        raise ApiProblem(400, "The cursor is not valid; use next_cursor from a previous page.") from exc
+
+
+def page_of(
+    qs: QuerySet[Any], *, cursor: str | None, limit: int, newest_first: bool
+) -> tuple[list[Any], str | None]:
+    """Keyset pagination on (created_at, id): constant cost per page, no COUNT."""
+    limit = max(1, min(limit, MAX_PAGE))
+    if cursor:
+        moment, pk = decode_cursor(cursor)
+        if newest_first:
+            qs = qs.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+        else:
+            qs = qs.filter(Q(created_at__gt=moment) | Q(created_at=moment, pk__gt=pk))
+    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
+    rows = list(qs.order_by(*order)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].created_at, rows[-1].pk) if more and rows else None)
+
+
+# --- bundles ----------------------------------------------------------------------------
+
+
+def _problems(problems: list[bundles.Problem]) -> list[dict[str, str]]:
+    return [{"path": p.path, "message": p.message} for p in problems]
+
+
+def _require_definitions(caller: Caller, *, write: bool) -> None:
+    caller.require(Scope.DEFINITIONS_WRITE if write else Scope.DEFINITIONS_READ)
+    perm = "workflows.add_workflowdefinition" if write else "workflows.view_workflowdefinition"
+    if caller.user.company_id is None or not caller.user.has_perm(perm):
+        raise ApiProblem(403, "Your roles do not allow this on workflow definitions.")
+
+
+def validate_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:
+    _require_definitions(caller, write=False)
+    problems = bundles.validate(bundle, company=caller.user.company)
+    return {"valid": not problems, "problems": _problems(problems)}
+
+
+def import_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:
+    _require_definitions(caller, write=True)
+    company = caller.user.company
+    assert company is not None
+    try:
+        report = bundles.import_bundle(company=company, bundle=bundle, actor=caller.user)
+    except bundles.BundleInvalid as exc:
+        raise ApiProblem(
+            400, "The bundle is not valid; nothing was imported.", problems=_problems(exc.problems)
+        ) from exc
+    return {"created": report.created, "updated": report.updated}
+
+
+def export_bundle(caller: Caller, workflow_keys: list[str] | None) -> dict[str, Any]:
+    _require_definitions(caller, write=False)
+    company = caller.user.company
+    assert company is not None
+    try:
+        return bundles.export_bundle(company=company, workflow_keys=workflow_keys or None)
+    except bundles.BundleInvalid as exc:
+        raise ApiProblem(404, str(exc), problems=_problems(exc.problems)) from exc
+
+
+def bundle_schema() -> dict[str, Any]:
+    return bundles.bundle_schema()
+
+
+# --- ticket types ------------------------------------------------------------------------
+
+
+def ticket_type_out(tt: TicketType) -> dict[str, Any]:
+    return {
+        "key": tt.key,
+        "title": tt.title,
+        "description": tt.description,
+        "workflow": tt.workflow.key,
+        "fields_schema": tt.fields or {},
+    }
+
+
+def list_ticket_types(caller: Caller) -> list[dict[str, Any]]:
+    """The types the caller may submit, each with the JSON Schema of its fields."""
+    caller.require(Scope.TICKETS_READ)
+    return [
+        ticket_type_out(tt)
+        for tt in ticket_selectors.submittable_types(caller.user).select_related("workflow")
+    ]
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+def _current_step(ticket: Ticket) -> dict[str, Any] | None:
+    step = ticket.workflow_instance.current_task
+    if step is None:
+        return None
+    return {"key": step.key, "title": step.title, "type": step.task_type}
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.pk,
+        "type": ticket.ticket_type.key,
+        "title": ticket.title,
+        "status": ticket.workflow_instance.status,
+        "current_step": _current_step(ticket),
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+    }
+
+
+def _ticket_qs(caller: Caller) -> QuerySet[Ticket]:
+    return ticket_selectors.visible_tickets(caller.user).select_related(
+        "ticket_type", "workflow_instance", "workflow_instance__current_task", "created_by"
+    )
+
+
+def _get_ticket(caller: Caller, ticket_id: int) -> Ticket:
+    ticket = _ticket_qs(caller).filter(pk=ticket_id).first()
+    if ticket is None:
+        raise ApiProblem(404, f"Ticket {ticket_id} not found.")
+    return ticket
+
+
+def list_tickets(
+    caller: Caller,
+    *,
+    status: str | None = None,
+    type_key: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_READ)
+    qs = _ticket_qs(caller)
+    if status:
+        qs = qs.filter(workflow_instance__status=status)
+    if type_key:
+        qs = qs.filter(ticket_type__key=type_key)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=True)
+    return {"items": [ticket_summary(t) for t in rows], "next_cursor": next_cursor}
+
+
+def get_ticket(caller: Caller, ticket_id: int) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_READ)
+    ticket = _get_ticket(caller, ticket_id)
+    staff = caller.user.has_role(SystemRole.TICKET_ADMIN)
+    timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
+    if not staff:
+        timeline_qs = timeline_qs.filter(kind__in=ticket_selectors.SUBMITTER_EVENT_KINDS)
+    timeline = list(timeline_qs[:TIMELINE_LIMIT])
+    timeline.reverse()
+    return {
+        **ticket_summary(ticket),
+        "created_by": ticket.created_by.email,
+        "data": ticket.data,
+        "fields_schema": ticket.ticket_type.fields or {},
+        "attachments": [
+            {
+                "id": a.pk,
+                "filename": a.filename,
+                "content_type": a.file_type,
+                "size": a.size,
+                "url": reverse("attachment_download", args=[a.pk]),
+            }
+            for a in ticket.attachments.all()
+        ],
+        "timeline": [
+            {
+                "at": e.created_at,
+                "kind": e.kind,
+                "message": e.message,
+                "actor": e.actor.email if e.actor else None,
+            }
+            for e in timeline
+        ],
+    }
+
+
+def submit_ticket(
+    caller: Caller, *, type_key: str, data: Any, files: list[UploadedFile] | None = None
+) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_WRITE)
+    ticket_type = (
+        TicketType.objects.filter(company_id=caller.user.company_id, key=type_key)
+        .select_related("workflow")
+        .first()
+    )
+    if ticket_type is None:
+        raise ApiProblem(404, f"Ticket type '{type_key}' not found.")
+    try:
+        ticket = ticket_services.submit_ticket(
+            user=caller.user, ticket_type=ticket_type, data=data, files=files
+        )
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc) or "You may not submit this ticket type.") from exc
+    except ticket_services.TicketDataInvalid as exc:
+        raise ApiProblem(
+            400, "The ticket data does not match the type's fields.", errors=exc.field_errors
+        ) from exc
+    except ValidationError as exc:
+        raise ApiProblem(400, " ".join(exc.messages)) from exc
+    return get_ticket(caller, ticket.pk)
+
+
+def cancel_ticket(caller: Caller, ticket_id: int, reason: str) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_WRITE)
+    ticket = _get_ticket(caller, ticket_id)
+    if not reason.strip():
+        raise ApiProblem(400, "A reason is required to cancel a ticket.")
+    try:
+        ticket_services.cancel_ticket(ticket=ticket, actor=caller.user)
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc)) from exc
+    except engine_services.StateConflict as exc:
+        raise ApiProblem(409, str(exc)) from exc
+    return get_ticket(caller, ticket_id)
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+def task_out(task: TaskInstance, *, detail: bool = False) -> dict[str, Any]:
+    definition = task.task_definition
+    ticket = task.workflow_instance.ticket
+    out: dict[str, Any] = {
+        "id": task.pk,
+        "ticket_id": ticket.pk,
+        "ticket_title": ticket.title,
+        "key": definition.key,
+        "title": definition.title,
+        "type": definition.task_type,
+        "status": task.status,
+        "assignee": task.assigned_to.email if task.assigned_to else None,
+        "created_at": task.created_at,
+    }
+    if detail:
+        out |= {
+            "description": definition.description,
+            "input": task.input_data or {},
+            "output_schema": definition.output_schema or {},
+            "output": task.output_data,
+            "ticket_data": ticket.data,
+        }
+    return out
+
+
+def _task_qs(caller: Caller) -> QuerySet[TaskInstance]:
+    return task_selectors.visible_tasks(caller.user).select_related("workflow_instance__ticket")
+
+
+def _get_task(caller: Caller, task_id: int) -> TaskInstance:
+    task = _task_qs(caller).filter(pk=task_id).first()
+    if task is None:
+        raise ApiProblem(404, f"Task {task_id} not found.")
+    return task
+
+
+def list_tasks(caller: Caller, *, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+    """The caller's open tasks, oldest first (the order of the worker page)."""
+    caller.require(Scope.TASKS_READ)
+    qs = _task_qs(caller).filter(assigned_to=caller.user, status__in=OPEN_TASK_STATUSES)
+    rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=False)
+    return {"items": [task_out(t) for t in rows], "next_cursor": next_cursor}
+
+
+def get_task(caller: Caller, task_id: int) -> dict[str, Any]:
+    caller.require(Scope.TASKS_READ)
+    return task_out(_get_task(caller, task_id), detail=True)
+
+
+def complete_task(caller: Caller, task_id: int, output: Any) -> dict[str, Any]:
+    caller.require(Scope.TASKS_WRITE)
+    task = _get_task(caller, task_id)
+    if task.task_definition.task_type != TaskType.FORM:
+        raise ApiProblem(409, "Only form tasks are completed by people; actions complete themselves.")
+    try:
+        engine_services.complete_form_task(task=task, output=output, actor=caller.user)
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc)) from exc
+    except engine_services.OutputInvalid as exc:
+        raise ApiProblem(
+            400, "The output does not match the task's output schema.", errors=exc.field_errors
+        ) from exc
+    except engine_services.StateConflict as exc:
+        raise ApiProblem(409, str(exc)) from exc
+    return task_out(_get_task(caller, task_id), detail=True)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def _require_ticket_admin(caller: Caller) -> None:
+    if not caller.user.has_role(SystemRole.TICKET_ADMIN):
+        raise ApiProblem(403, "Ticket errors are for ticket admins.")
+
+
+def error_out(error: TicketError) -> dict[str, Any]:
+    return {
+        "id": error.pk,
+        "ticket_id": error.ticket_id,
+        "type": error.error_type,
+        "status": error.status,
+        "message": error.message,
+        "task_id": error.task_instance_id,
+        "created_at": error.created_at,
+    }
+
+
+def list_errors(
+    caller: Caller, *, status: str | None = None, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_READ)
+    _require_ticket_admin(caller)
+    qs = TicketError.objects.filter(company_id=caller.user.company_id)
+    if status:
+        qs = qs.filter(status=status)
+    rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=True)
+    return {"items": [error_out(e) for e in rows], "next_cursor": next_cursor}
+
+
+def retry_error(caller: Caller, error_id: int) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_WRITE)
+    _require_ticket_admin(caller)
+    error = (
+        TicketError.objects.filter(company_id=caller.user.company_id, pk=error_id)
+        .select_related("ticket__workflow_instance")
+        .first()
+    )
+    if error is None:
+        raise ApiProblem(404, f"Error {error_id} not found.")
+    try:
+        engine_services.retry(instance=error.ticket.workflow_instance, actor=caller.user)
+    except engine_services.StateConflict as exc:
+        raise ApiProblem(409, str(exc)) from exc
+    return get_ticket(caller, error.ticket_id)

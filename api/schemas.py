@@ -1,0 +1,143 @@
+"""Request and response shapes of /api/v1/ (pydantic, through django-ninja)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Problem(Schema):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: dict[str, list[str]] | list[dict[str, Any]] | None = Field(
+        None, description="Field errors by field path (ticket data, task output) or request errors."
+    )
+    problems: list["BundleProblem"] | None = Field(None, description="Bundle problems with their JSON paths.")
+
+
+class BundleProblem(Schema):
+    path: str = Field(description="JSON path of the offending value, e.g. $.workflows[0].tasks[1].key")
+    message: str
+
+
+class BundleValidation(Schema):
+    valid: bool
+    problems: list[BundleProblem]
+
+
+class ImportReport(Schema):
+    created: dict[str, int]
+    updated: dict[str, int]
+
+
+class TicketType(Schema):
+    key: str
+    title: str
+    description: str
+    workflow: str
+    fields_schema: dict[str, Any] = Field(description="JSON Schema of the ticket's data.")
+
+
+class Step(Schema):
+    key: str
+    title: str
+    type: str
+
+
+class TicketSummary(Schema):
+    id: int
+    type: str
+    title: str
+    status: str
+    current_step: Step | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Attachment(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class TimelineEntry(Schema):
+    at: datetime
+    kind: str
+    message: str
+    actor: str | None
+
+
+class Ticket(TicketSummary):
+    created_by: str
+    data: dict[str, Any]
+    fields_schema: dict[str, Any]
+    attachments: list[Attachment]
+    timeline: list[TimelineEntry]
+
+
+class TicketPage(Schema):
+    items: list[TicketSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class CancelIn(Schema):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TaskSummary(Schema):
+    id: int
+    ticket_id: int
+    ticket_title: str
+    key: str
+    title: str
+    type: str
+    status: str
+    assignee: str | None
+    created_at: datetime
+
+
+class Task(TaskSummary):
+    description: str
+    input: dict[str, Any]
+    output_schema: dict[str, Any]
+    output: dict[str, Any] | None
+    ticket_data: dict[str, Any]
+
+
+class TaskPage(Schema):
+    items: list[TaskSummary]
+    next_cursor: str | None
+
+
+class CompleteIn(Schema):
+    output: dict[str, Any] = Field(description="Answers, validated against the task's output_schema.")
+
+
+class TicketErrorOut(Schema):
+    id: int
+    ticket_id: int
+    type: str
+    status: str
+    message: str
+    task_id: int | None
+    created_at: datetime
+
+
+class ErrorPage(Schema):
+    items: list[TicketErrorOut]
+    next_cursor: str | None
+
+
+Problem.model_rebuild()
