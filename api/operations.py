@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -59,9 +59,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, pk = json.loads(raw)
         moment = datetime.fromisoformat(stamp)
-        if not isinstance(pk, int) or moment.tzinfo is None:
+        if not isinstance(pk, int) or not 0 < pk < 2**63 or moment.tzinfo is None:
             raise ValueError(pk)
-        return moment, pk
+        return moment.astimezone(UTC), pk
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
         raise ApiProblem(400, "The cursor is not valid; use next_cursor from a previous page.") from exc
 
@@ -82,6 +82,16 @@ def page_of(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].created_at, rows[-1].pk) if more and rows else None)
+
+
+def utc(moment: datetime) -> datetime:
+    """Any offset the client sent, as UTC (naive means UTC); out of range is a 400."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ApiProblem(400, f"{moment.isoformat()} is out of range.") from exc
 
 
 # --- bundles ----------------------------------------------------------------------------
@@ -205,15 +215,20 @@ def list_tickets(
     if type_key:
         qs = qs.filter(ticket_type__key=type_key)
     if created_after:
-        qs = qs.filter(created_at__gte=created_after)
+        qs = qs.filter(created_at__gte=utc(created_after))
     if created_before:
-        qs = qs.filter(created_at__lt=created_before)
+        qs = qs.filter(created_at__lt=utc(created_before))
     rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=True)
     return {"items": [ticket_summary(t) for t in rows], "next_cursor": next_cursor}
 
 
 def get_ticket(caller: Caller, ticket_id: int) -> dict[str, Any]:
     caller.require(Scope.TICKETS_READ)
+    return ticket_detail(caller, ticket_id)
+
+
+def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
+    """The ticket as a write returns it (no read scope needed to see what you changed)."""
     ticket = _get_ticket(caller, ticket_id)
     staff = caller.user.has_role(SystemRole.TICKET_ADMIN)
     timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
@@ -271,7 +286,7 @@ def submit_ticket(
         ) from exc
     except ValidationError as exc:
         raise ApiProblem(400, " ".join(exc.messages)) from exc
-    return get_ticket(caller, ticket.pk)
+    return ticket_detail(caller, ticket.pk)
 
 
 def cancel_ticket(caller: Caller, ticket_id: int, reason: str) -> dict[str, Any]:
@@ -285,7 +300,7 @@ def cancel_ticket(caller: Caller, ticket_id: int, reason: str) -> dict[str, Any]
         raise ApiProblem(403, str(exc)) from exc
     except engine_services.StateConflict as exc:
         raise ApiProblem(409, str(exc)) from exc
-    return get_ticket(caller, ticket_id)
+    return ticket_detail(caller, ticket_id)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -404,4 +419,4 @@ def retry_error(caller: Caller, error_id: int) -> dict[str, Any]:
         engine_services.retry(instance=error.ticket.workflow_instance, actor=caller.user)
     except engine_services.StateConflict as exc:
         raise ApiProblem(409, str(exc)) from exc
-    return get_ticket(caller, error.ticket_id)
+    return ticket_detail(caller, error.ticket_id)

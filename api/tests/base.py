@@ -1,4 +1,5 @@
 import json
+from itertools import count
 from typing import Any
 
 from django.test import Client, TestCase
@@ -14,6 +15,7 @@ from tickets.models import TicketType
 from workflows.models import WorkflowDefinition
 
 ALL_SCOPES = list(Scope.values)
+_seq = count(1)
 FORM_OUTPUT = {
     "type": "object",
     "properties": {"approved": {"type": "boolean"}, "note": {"type": "string"}},
@@ -26,7 +28,7 @@ def make_key(user: User, scopes: list[str] | None = None, *, name: str | None = 
     with scopes_disabled():
         return keys.create_key(
             company=user.company,
-            name=name or f"key for {user.email} {scopes}",
+            name=name or f"key {next(_seq)}",
             user=user,
             scopes=ALL_SCOPES if scopes is None else scopes,
             created_by=None,

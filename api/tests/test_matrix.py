@@ -1,0 +1,116 @@
+"""Scope x role x company: every endpoint answers what the pages would, a key without the
+endpoint's scope gets 403, and another company's objects are 404."""
+
+import json
+from typing import Any
+
+from django_scopes import scopes_disabled
+
+from accounts.roles import SystemRole
+from api.scopes import Scope
+from api.tests.base import ALL_SCOPES, ApiClient, ApiTestCase, make_key
+from project.testing import make_ticket_type, make_user, make_workflow
+from tickets.models import TicketError
+from workflows.models import TaskInstance
+
+ROLES = ["submitter", "worker", "ticket_admin", "creator", "admin"]
+
+
+class MatrixTests(ApiTestCase):
+    def setUp(self) -> None:
+        sub = self.api(self.submitter)
+        self.ticket = self.submit(sub).json()["id"]
+        self.cancelled = self.submit(sub, "To cancel").json()["id"]
+        self.assertEqual(sub.post(f"/tickets/{self.cancelled}/cancel", {"reason": "test"}).status_code, 200)
+        held_type = make_ticket_type(self.company, make_workflow(self.company, [], key="no-start"))
+        self.held = self.submit(sub, tt=held_type).json()["id"]
+        with scopes_disabled():
+            self.task = TaskInstance.objects.get(workflow_instance__ticket__id=self.ticket).pk
+            self.error = TicketError.objects.get(ticket_id=self.held).pk
+
+    def ops(self) -> list[tuple[str, Scope, Any]]:
+        """(label, required scope, call) where call(client) returns a response. Writes use
+        inputs that fail after the access checks (bad data, a finished ticket), so every
+        role meets the same state."""
+        bad_bundle = {"format": 1, "workflows": [{"key": "x"}]}
+        return [
+            ("validate", Scope.DEFINITIONS_READ, lambda c: c.post("/bundles/validate", bad_bundle)),
+            ("import", Scope.DEFINITIONS_WRITE, lambda c: c.post("/bundles/import", bad_bundle)),
+            ("export", Scope.DEFINITIONS_READ, lambda c: c.get("/bundles/export")),
+            ("types", Scope.TICKETS_READ, lambda c: c.get("/ticket-types")),
+            ("list", Scope.TICKETS_READ, lambda c: c.get("/tickets")),
+            ("get", Scope.TICKETS_READ, lambda c: c.get(f"/tickets/{self.ticket}")),
+            (
+                "submit",
+                Scope.TICKETS_WRITE,
+                lambda c: c.post_multipart(
+                    "/tickets", {"type": self.ticket_type.key, "data": json.dumps({})}
+                ),
+            ),
+            (
+                "cancel",
+                Scope.TICKETS_WRITE,
+                lambda c: c.post(f"/tickets/{self.cancelled}/cancel", {"reason": "x"}),
+            ),
+            ("mine", Scope.TASKS_READ, lambda c: c.get("/tasks/mine")),
+            ("task", Scope.TASKS_READ, lambda c: c.get(f"/tasks/{self.task}")),
+            (
+                "complete",
+                Scope.TASKS_WRITE,
+                lambda c: c.post(f"/tasks/{self.task}/complete", {"output": {"approved": "?"}}),
+            ),
+            ("errors", Scope.TICKETS_READ, lambda c: c.get("/errors")),
+            ("retry", Scope.TICKETS_WRITE, lambda c: c.post(f"/errors/{self.error}/retry")),
+        ]
+
+    # Expected status by role, in ROLES order: submitter, worker, ticket_admin, creator, admin.
+    EXPECTED = {
+        "validate": [403, 403, 200, 200, 200],
+        "import": [403, 403, 403, 400, 400],
+        "export": [403, 403, 200, 200, 200],
+        "types": [200, 200, 200, 200, 200],
+        "list": [200, 200, 200, 200, 200],
+        "get": [200, 404, 200, 404, 404],
+        "submit": [400, 403, 400, 403, 400],
+        "cancel": [409, 404, 409, 404, 404],
+        "mine": [200, 200, 200, 200, 200],
+        "task": [404, 200, 200, 404, 404],
+        "complete": [404, 400, 400, 404, 404],
+        "errors": [403, 403, 200, 403, 403],
+        "retry": [403, 403, 200, 403, 403],
+    }
+
+    def test_role_matrix_with_every_scope(self) -> None:
+        clients = {role: self.api(getattr(self, role)) for role in ROLES}
+        for label, _, call in self.ops():
+            for role, expected in zip(ROLES, self.EXPECTED[label], strict=True):
+                with self.subTest(op=label, role=role):
+                    response = call(clients[role])
+                    self.assertEqual(response.status_code, expected, response.content[:300])
+                    if expected >= 400:
+                        self.assertEqual(response["Content-Type"], "application/problem+json")
+
+    def test_missing_scope_is_403_and_the_scope_alone_suffices(self) -> None:
+        everyone = make_user(self.company, *SystemRole.values)
+        for label, scope, call in self.ops():
+            with self.subTest(op=label):
+                without = [s for s in ALL_SCOPES if s != scope.value]
+                response = call(ApiClient(make_key(everyone, without)[1]))
+                self.assertEqual(response.status_code, 403, response.content[:300])
+                self.assertIn(scope.value, response.json()["detail"])
+                only = call(ApiClient(make_key(everyone, [scope.value])[1]))
+                self.assertNotIn(only.status_code, (401, 403), (label, only.content[:300]))
+
+    def test_other_company_objects_are_404(self) -> None:
+        outsider = self.api(make_user(self.other, *SystemRole.values))
+        for label, _, call in self.ops():
+            if label in {"get", "cancel", "task", "complete", "retry"}:
+                with self.subTest(op=label):
+                    self.assertEqual(call(outsider).status_code, 404)
+        listed = outsider.get("/tickets").json()["items"]
+        self.assertEqual(listed, [])
+        self.assertEqual(outsider.get("/errors").json()["items"], [])
+        exported = outsider.get("/bundles/export").json()
+        self.assertEqual([w["key"] for w in exported["workflows"]], ["review-flow"])  # its own only
+        with scopes_disabled():
+            self.assertNotEqual(exported, {})
