@@ -16,17 +16,15 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.roles import SystemRole
 from api.models import ApiKey
 from api.problems import ApiProblem
 from api.scopes import Scope
-from tickets import bundles
+from tickets import access, bundles
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketError, TicketType
-from workflows import selectors as task_selectors
 from workflows import services as engine_services
-from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskType
+from workflows.models import TaskInstance, TaskType
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
@@ -103,8 +101,8 @@ def _problems(problems: list[bundles.Problem]) -> list[dict[str, str]]:
 
 def _require_definitions(caller: Caller, *, write: bool) -> None:
     caller.require(Scope.DEFINITIONS_WRITE if write else Scope.DEFINITIONS_READ)
-    perm = "workflows.add_workflowdefinition" if write else "workflows.view_workflowdefinition"
-    if caller.user.company_id is None or not caller.user.has_perm(perm):
+    allowed = access.edits_definitions if write else access.reads_definitions
+    if not allowed(caller.user):
         raise ApiProblem(403, "Your roles do not allow this on workflow definitions.")
 
 
@@ -157,10 +155,7 @@ def ticket_type_out(tt: TicketType) -> dict[str, Any]:
 def list_ticket_types(caller: Caller) -> list[dict[str, Any]]:
     """The types the caller may submit, each with the JSON Schema of its fields."""
     caller.require(Scope.TICKETS_READ)
-    return [
-        ticket_type_out(tt)
-        for tt in ticket_selectors.submittable_types(caller.user).select_related("workflow")
-    ]
+    return [ticket_type_out(tt) for tt in access.submittable_types(caller.user).select_related("workflow")]
 
 
 # --- tickets -------------------------------------------------------------------------------
@@ -186,7 +181,7 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
 
 
 def _ticket_qs(caller: Caller) -> QuerySet[Ticket]:
-    return ticket_selectors.visible_tickets(caller.user).select_related(
+    return access.visible_tickets(caller.user).select_related(
         "ticket_type", "workflow_instance", "workflow_instance__current_task", "created_by"
     )
 
@@ -230,7 +225,7 @@ def get_ticket(caller: Caller, ticket_id: int) -> dict[str, Any]:
 def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
     """The ticket as a write returns it (no read scope needed to see what you changed)."""
     ticket = _get_ticket(caller, ticket_id)
-    staff = caller.user.has_role(SystemRole.TICKET_ADMIN)
+    staff = access.sees_staff_detail(caller.user)
     timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
     if not staff:
         timeline_qs = timeline_qs.filter(kind__in=ticket_selectors.SUBMITTER_EVENT_KINDS)
@@ -332,7 +327,9 @@ def task_out(task: TaskInstance, *, detail: bool = False) -> dict[str, Any]:
 
 
 def _task_qs(caller: Caller) -> QuerySet[TaskInstance]:
-    return task_selectors.visible_tasks(caller.user).select_related("workflow_instance__ticket")
+    return access.visible_tasks(caller.user).select_related(
+        "task_definition", "assigned_to", "workflow_instance__ticket"
+    )
 
 
 def _get_task(caller: Caller, task_id: int) -> TaskInstance:
@@ -345,7 +342,9 @@ def _get_task(caller: Caller, task_id: int) -> TaskInstance:
 def list_tasks(caller: Caller, *, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
     """The caller's open tasks, oldest first (the order of the worker page)."""
     caller.require(Scope.TASKS_READ)
-    qs = _task_qs(caller).filter(assigned_to=caller.user, status__in=OPEN_TASK_STATUSES)
+    qs = access.open_tasks_for(caller.user).select_related(
+        "task_definition", "assigned_to", "workflow_instance__ticket"
+    )
     rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=False)
     return {"items": [task_out(t) for t in rows], "next_cursor": next_cursor}
 
@@ -358,6 +357,8 @@ def get_task(caller: Caller, task_id: int) -> dict[str, Any]:
 def complete_task(caller: Caller, task_id: int, output: Any) -> dict[str, Any]:
     caller.require(Scope.TASKS_WRITE)
     task = _get_task(caller, task_id)
+    if not access.may_complete_task(caller.user, task):
+        raise ApiProblem(403, "Only the assignee or a ticket admin may complete this task.")
     if task.task_definition.task_type != TaskType.FORM:
         raise ApiProblem(409, "Only form tasks are completed by people; actions complete themselves.")
     try:
@@ -377,7 +378,7 @@ def complete_task(caller: Caller, task_id: int, output: Any) -> dict[str, Any]:
 
 
 def _require_ticket_admin(caller: Caller) -> None:
-    if not caller.user.has_role(SystemRole.TICKET_ADMIN):
+    if not access.manages_tickets(caller.user):
         raise ApiProblem(403, "Ticket errors are for ticket admins.")
 
 
@@ -398,7 +399,7 @@ def list_errors(
 ) -> dict[str, Any]:
     caller.require(Scope.TICKETS_READ)
     _require_ticket_admin(caller)
-    qs = TicketError.objects.filter(company_id=caller.user.company_id)
+    qs = access.visible_errors(caller.user)
     if status:
         qs = qs.filter(status=status)
     rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=True)
@@ -409,12 +410,15 @@ def retry_error(caller: Caller, error_id: int) -> dict[str, Any]:
     caller.require(Scope.TICKETS_WRITE)
     _require_ticket_admin(caller)
     error = (
-        TicketError.objects.filter(company_id=caller.user.company_id, pk=error_id)
+        access.visible_errors(caller.user)
+        .filter(pk=error_id)
         .select_related("ticket__workflow_instance")
         .first()
     )
     if error is None:
         raise ApiProblem(404, f"Error {error_id} not found.")
+    if not access.may_operate_ticket(caller.user, error.ticket):
+        raise ApiProblem(403, "Retry is for ticket admins.")
     try:
         engine_services.retry(instance=error.ticket.workflow_instance, actor=caller.user)
     except engine_services.StateConflict as exc:

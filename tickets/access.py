@@ -80,6 +80,12 @@ def edits_definitions(user: Any) -> bool:
     return company_id(user) is not None and user.has_perm("workflows.change_workflowdefinition")
 
 
+def reads_definitions(user: Any) -> bool:
+    """Validate and export bundles: whoever may view workflow definitions in the back
+    office (creators, ticket admins, company admins)."""
+    return company_id(user) is not None and user.has_perm("workflows.view_workflowdefinition")
+
+
 def may_open_task_pages(user: Any) -> bool:
     return may_work_tasks(user) or manages_tickets(user)
 

@@ -63,21 +63,24 @@ class MatrixTests(ApiTestCase):
             ("retry", Scope.TICKETS_WRITE, lambda c: c.post(f"/errors/{self.error}/retry")),
         ]
 
-    # Expected status by role, in ROLES order: submitter, worker, ticket_admin, creator, admin.
+    # Expected status by role, in ROLES order: submitter, worker, ticket_admin, creator,
+    # company admin (who manages tickets too: tickets.access.manages_tickets).
     EXPECTED = {
         "validate": [403, 403, 200, 200, 200],
         "import": [403, 403, 403, 400, 400],
         "export": [403, 403, 200, 200, 200],
         "types": [200, 200, 200, 200, 200],
         "list": [200, 200, 200, 200, 200],
-        "get": [200, 404, 200, 404, 404],
+        "get": [200, 404, 200, 404, 200],
         "submit": [400, 403, 400, 403, 400],
-        "cancel": [409, 404, 409, 404, 404],
+        "cancel": [409, 404, 409, 404, 409],
         "mine": [200, 200, 200, 200, 200],
-        "task": [404, 200, 200, 404, 404],
-        "complete": [404, 400, 400, 404, 404],
-        "errors": [403, 403, 200, 403, 403],
-        "retry": [403, 403, 200, 403, 403],
+        "task": [404, 200, 200, 404, 200],
+        # The company admin sees the task, but the engine's own check (can_complete) still
+        # wants the ticket_admin role; it changes when the service takes access's predicate.
+        "complete": [404, 400, 400, 404, 403],
+        "errors": [403, 403, 200, 403, 200],
+        "retry": [403, 403, 200, 403, 200],
     }
 
     def test_role_matrix_with_every_scope(self) -> None:
