@@ -362,7 +362,9 @@ def complete_task(caller: Caller, task_id: int, output: Any) -> dict[str, Any]:
     if task.task_definition.task_type != TaskType.FORM:
         raise ApiProblem(409, "Only form tasks are completed by people; actions complete themselves.")
     try:
-        engine_services.complete_form_task(task=task, output=output, actor=caller.user)
+        engine_services.complete_form_task(
+            task=task, output=output, actor=caller.user, permitted=access.may_complete_task
+        )
     except PermissionDenied as exc:
         raise ApiProblem(403, str(exc)) from exc
     except engine_services.OutputInvalid as exc:

@@ -76,9 +76,7 @@ class MatrixTests(ApiTestCase):
         "cancel": [409, 404, 409, 404, 409],
         "mine": [200, 200, 200, 200, 200],
         "task": [404, 200, 200, 404, 200],
-        # The company admin sees the task, but the engine's own check (can_complete) still
-        # wants the ticket_admin role; it changes when the service takes access's predicate.
-        "complete": [404, 400, 400, 404, 403],
+        "complete": [404, 400, 400, 404, 400],
         "errors": [403, 403, 200, 403, 200],
         "retry": [403, 403, 200, 403, 200],
     }
