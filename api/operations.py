@@ -290,7 +290,7 @@ def cancel_ticket(caller: Caller, ticket_id: int, reason: str) -> dict[str, Any]
     if not reason.strip():
         raise ApiProblem(400, "A reason is required to cancel a ticket.")
     try:
-        ticket_services.cancel_ticket(ticket=ticket, actor=caller.user)
+        ticket_services.cancel_ticket(ticket=ticket, actor=caller.user, reason=reason.strip())
     except PermissionDenied as exc:
         raise ApiProblem(403, str(exc)) from exc
     except engine_services.StateConflict as exc:

@@ -264,6 +264,7 @@ class TicketTests(ApiTestCase):
         r = client.post(f"/tickets/{ticket_id}/cancel", {"reason": "Fixed it myself"})
         self.assertEqual(r.status_code, 200, r.content)
         self.assertEqual(r.json()["status"], WorkflowStatus.CANCELLED)
+        self.assertIn("Ticket cancelled: Fixed it myself", [e["message"] for e in r.json()["timeline"]])
         again = client.post(f"/tickets/{ticket_id}/cancel", {"reason": "Again"})
         self.assertEqual(again.status_code, 409)
         self.assertEqual(again["Content-Type"], PROBLEM)
