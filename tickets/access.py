@@ -98,10 +98,12 @@ def submittable_types(user: Any) -> QuerySet[TicketType]:
     if not may_submit_tickets(user):
         return TicketType.objects.none()
     role_ids = list(user.company_roles.values_list("pk", flat=True))
+    # EXISTS rather than a join + DISTINCT: no duplicates, and DISTINCT cannot compare
+    # the `json` columns (ordered JSON, see workflows/fields.py).
+    shares = TicketType.company_roles.through.objects.filter(tickettype_id=OuterRef("pk"))
     return (
         in_company(user, TicketType.objects.all())
-        .filter(Q(company_roles__isnull=True) | Q(company_roles__in=role_ids))
-        .distinct()
+        .filter(~Exists(shares) | Exists(shares.filter(companyrole_id__in=role_ids)))
         .order_by("title")
     )
 

@@ -96,6 +96,11 @@ def _path(parts: Any) -> str:
     return out
 
 
+def bundle_text(bundle: dict[str, Any]) -> str:
+    """The canonical text of a bundle: what export writes, byte for byte."""
+    return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+
+
 def parse(text: str | bytes) -> dict[str, Any]:
     try:
         data = json.loads(text)

@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django_jsonform.forms.fields import JSONFormField
 
+from workflows.schemas import fill_form_schema, unfill_form_schema
+
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
 
 
@@ -54,7 +56,11 @@ class SchemaField(JSONFormField):
 
     def clean(self, value: Any) -> Any:
         cleaned = super().clean(value)
-        return prune_empty(cleaned) if self.prune else cleaned
+        if self.prune:
+            cleaned = prune_empty(cleaned)
+        if self.fill is fill_form_schema:
+            cleaned = unfill_form_schema(cleaned)
+        return cleaned
 
     def validate(self, value: Any) -> None:
         forms.JSONField.validate(self, value)

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import CompanyOwned, CompanyRole
+from workflows.fields import OrderedJSONField
 from workflows.models import Definition, ErrorType, TaskInstance, WorkflowDefinition, WorkflowInstance
 
 
@@ -12,7 +13,7 @@ class TicketType(Definition):
     key = models.SlugField(max_length=100)
     workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="ticket_types")
     # A JSON Schema (type object) describing the submit form.
-    fields = models.JSONField(default=dict, blank=True)
+    fields = OrderedJSONField(default=dict, blank=True)
     edit_layout = models.TextField(blank=True)
     # No roles means open to every user of the company.
     company_roles = models.ManyToManyField(CompanyRole, blank=True, related_name="ticket_types")
@@ -32,7 +33,7 @@ class Ticket(CompanyOwned):
         WorkflowInstance, on_delete=models.PROTECT, related_name="ticket"
     )
     title = models.CharField(max_length=255, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = OrderedJSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import CompanyOwned
+from workflows.fields import OrderedJSONField
 from workflows.validators import validate_ext_refs, validate_http_url
 
 
@@ -63,7 +64,7 @@ class Definition(CompanyOwned):
 
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    ext_ref = models.JSONField(default=list, blank=True, validators=[validate_ext_refs])
+    ext_ref = OrderedJSONField(default=list, blank=True, validators=[validate_ext_refs])
     version = models.PositiveIntegerField(default=1)
     display_layout = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -87,7 +88,7 @@ class Definition(CompanyOwned):
 
 class WorkflowDefinition(Definition):
     key = models.SlugField(max_length=100)
-    fields = models.JSONField(default=list, blank=True)
+    fields = OrderedJSONField(default=list, blank=True)
     start_task = models.ForeignKey(
         "TaskDefinition", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -104,12 +105,12 @@ class TaskDefinition(Definition):
     workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.CASCADE, related_name="tasks")
     key = models.SlugField(max_length=100)
     task_type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.FORM)
-    input_schema = models.JSONField(default=dict, blank=True)
-    output_schema = models.JSONField(default=dict, blank=True)
+    input_schema = OrderedJSONField(default=dict, blank=True)
+    output_schema = OrderedJSONField(default=dict, blank=True)
     edit_layout = models.TextField(blank=True)
     action_url = models.URLField(max_length=2000, blank=True, validators=[validate_http_url])
-    input_transform = models.JSONField(default=dict, blank=True)
-    output_transform = models.JSONField(default=dict, blank=True)
+    input_transform = OrderedJSONField(default=dict, blank=True)
+    output_transform = OrderedJSONField(default=dict, blank=True)
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # ASYNC_ACTION: how long to wait for the callback before it is an error.
     callback_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
