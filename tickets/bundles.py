@@ -9,7 +9,6 @@ Lives in `tickets` (not `workflows`) because bundles hold ticket types, and apps
 one way: tickets -> workflows -> accounts."""
 
 import json
-from collections import deque
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from django.db.models import ProtectedError
 
 from accounts.models import Company, CompanyRole, User
 from tickets.models import TicketType
-from workflows.expressions import ExpressionError, compile_expression
+from workflows.lint import ERROR, WARNING, lint_workflow
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
 
 FORMAT = 1
@@ -63,9 +62,12 @@ _TYPE_FIELDS = {
 class Problem:
     path: str
     message: str
+    # Errors refuse an import; warnings (see workflows.lint) are shown and allowed.
+    severity: str = ERROR
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        prefix = "warning: " if self.severity == WARNING else ""
+        return f"{self.path}: {prefix}{self.message}"
 
 
 class BundleInvalid(Exception):
@@ -112,8 +114,13 @@ def parse(text: str | bytes) -> dict[str, Any]:
 
 
 def validate(bundle: Any, *, company: Company | None = None) -> list[Problem]:
-    """Every problem in `bundle`. With `company`, references to workflows and company
-    roles that already exist in that company are accepted too."""
+    """Every error in `bundle` (what refuses an import). With `company`, references to
+    workflows and company roles that already exist in that company are accepted too."""
+    return [p for p in check(bundle, company=company) if p.severity == ERROR]
+
+
+def check(bundle: Any, *, company: Company | None = None) -> list[Problem]:
+    """Every error and warning in `bundle`, errors first."""
     validator = jsonschema.Draft202012Validator(bundle_schema())
     problems = [
         Problem(_path(e.absolute_path), e.message)
@@ -121,7 +128,8 @@ def validate(bundle: Any, *, company: Company | None = None) -> list[Problem]:
     ]
     if problems:  # the semantic checks below assume the structure is right
         return problems
-    return _semantic_problems(bundle, company)
+    problems = _semantic_problems(bundle, company)
+    return sorted(problems, key=lambda p: p.severity != ERROR)
 
 
 def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[Problem]:
@@ -133,8 +141,12 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
         role_names |= set(CompanyRole.objects.filter(company=company).values_list("name", flat=True))
 
     workflow_keys = _unique(bundle.get("workflows", []), "key", "$.workflows", "workflow key", add)
+    fields = _ticket_fields(bundle, company)
     for w, wf in enumerate(bundle.get("workflows", [])):
-        _check_workflow(wf, f"$.workflows[{w}]", add)
+        base = f"$.workflows[{w}]"
+        _check_workflow(wf, base, add)
+        for lint in lint_workflow(wf, base, fields.get(wf["key"])):
+            problems.append(Problem(lint.path, lint.message, lint.severity))
     if company is not None:
         workflow_keys |= set(WorkflowDefinition.objects.filter(company=company).values_list("key", flat=True))
 
@@ -148,6 +160,24 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
                 add(f"{base}.company_roles[{r}]", f"Unknown company role '{name}'.")
         _check_schema(tt.get("fields"), f"{base}.fields", add, must_be_object=True)
     return problems
+
+
+def _ticket_fields(bundle: dict[str, Any], company: Company | None) -> dict[str, set[str] | None]:
+    """Per workflow key, the field names its tickets carry (from the ticket types that
+    use it); None when unknown (no type, or a type without declared properties)."""
+    types = {t["key"]: (t["workflow"], t.get("fields")) for t in bundle.get("ticket_types", [])}
+    if company is not None:
+        stored = TicketType.objects.filter(company=company).exclude(key__in=types).select_related("workflow")
+        for tt in stored:
+            types[tt.key] = (tt.workflow.key, tt.fields)
+    out: dict[str, set[str] | None] = {}
+    for workflow, schema in types.values():
+        properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+        if not isinstance(properties, dict) or not properties:
+            out[workflow] = None
+        elif workflow not in out or out[workflow] is not None:
+            out[workflow] = (out.get(workflow) or set()) | set(properties)
+    return out
 
 
 def _unique(items: list[dict[str, Any]], field: str, base: str, label: str, add: Any) -> set[str]:
@@ -176,17 +206,15 @@ def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
     elif len(starts) > 1:
         add(f"{base}.tasks", f"More than one start task: {', '.join(starts)}.")
 
-    edges: dict[str, list[str]] = {key: [] for key in keys}
     defaults: dict[str, int] = {}
     for i, tr in enumerate(wf.get("transitions", [])):
         path = f"{base}.transitions[{i}]"
         for end in ("from", "to"):
             if tr[end] not in keys:
                 add(f"{path}.{end}", f"Unknown task key '{tr[end]}'.")
-        condition = tr.get("condition") or ""
-        if condition:
-            _check_expression(condition, f"{path}.condition", add)
-        elif tr["from"] in defaults:
+        if tr.get("condition"):
+            continue  # checked with its context by workflows.lint
+        if tr["from"] in defaults:
             add(
                 f"{path}",
                 f"Two default transitions (no condition) leave task '{tr['from']}'; "
@@ -194,26 +222,9 @@ def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
             )
         else:
             defaults[tr["from"]] = i
-        if tr["from"] in edges and tr["to"] in keys:
-            edges[tr["from"]].append(tr["to"])
-
-    if len(starts) == 1:
-        seen = {starts[0]}
-        queue = deque(starts)
-        while queue:
-            for nxt in edges.get(queue.popleft(), []):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    queue.append(nxt)
-        for key, i in keys.items():
-            if key not in seen:
-                add(f"{base}.tasks[{i}]", f"Task '{key}' cannot be reached from the start task.")
 
 
 def _check_task(task: dict[str, Any], path: str, add: Any) -> None:
-    for name in ("input_transform", "output_transform"):
-        for out_key, expr in (task.get(name) or {}).items():
-            _check_expression(expr, f"{path}.{name}.{out_key}", add)
     for name in ("input_schema", "output_schema"):
         _check_schema(task.get(name), f"{path}.{name}", add, must_be_object=False)
     url = task.get("action_url") or ""
@@ -227,13 +238,6 @@ def _check_task(task: dict[str, Any], path: str, add: Any) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         add(f"{path}.action_url", f"Action URL must be an absolute http(s) URL, not '{url}'.")
-
-
-def _check_expression(expression: str, path: str, add: Any) -> None:
-    try:
-        compile_expression(expression)
-    except ExpressionError as exc:
-        add(path, f"Invalid JMESPath {expression!r}: {exc.reason}")
 
 
 def _check_schema(schema: Any, path: str, add: Any, *, must_be_object: bool) -> None:

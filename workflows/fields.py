@@ -28,6 +28,6 @@ class OrderedJSONField(models.JSONField):  # type: ignore[type-arg]
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         # psycopg decodes `json` itself (in key order); jsonb and SQLite arrive as text.
-        if value is None or not isinstance(value, (str, bytes)):
+        if value is None or not isinstance(value, str):
             return value
         return super().from_db_value(value, expression, connection)

@@ -141,7 +141,12 @@ def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dic
 def unfill_form_schema(schema: Any) -> Any:
     """The inverse of `fill_form_schema` for a schema left empty: no fields and nothing
     required is "no schema" ({}), not an empty object schema stored and exported."""
-    if isinstance(schema, dict) and not schema.get("properties") and not schema.get("required"):
-        if set(schema) <= {"type", "properties", "required"} and schema.get("type", "object") == "object":
-            return {}
+    if (
+        isinstance(schema, dict)
+        and not schema.get("properties")
+        and not schema.get("required")
+        and set(schema) <= {"type", "properties", "required"}
+        and schema.get("type", "object") == "object"
+    ):
+        return {}
     return schema

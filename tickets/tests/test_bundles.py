@@ -106,12 +106,6 @@ INVALID: list[tuple[str, Any, str, str]] = [
         "More than one start task: a, b",
     ),
     (
-        "unreachable task",
-        lambda b: TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}),
-        "$.workflows[0].tasks[2]",
-        "Task 'c' cannot be reached",
-    ),
-    (
         "two defaults",
         lambda b: (
             TASKS(b).append({"key": "c", "title": "C", "type": "FORM"}),

@@ -2,23 +2,39 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.bundles import BundleInvalid, parse, validate
-from tickets.management.commands._bundle_args import read_file
+from accounts.tenancy import company_scope
+from tickets.bundles import BundleInvalid, check, parse
+from tickets.management.commands._bundle_args import read_file, resolve_company
+from workflows.lint import ERROR
 
 
 class Command(BaseCommand):
-    help = "Validate a definitions bundle (JSON). Writes nothing; exits 1 listing every problem."
+    help = (
+        "Validate a definitions bundle (JSON). Writes nothing; lists every problem and exits 1 "
+        "when there is an error (warnings alone pass)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
+        parser.add_argument(
+            "--company", help="Company id or exact name: its existing roles and workflows count as known."
+        )
 
-    def handle(self, *args: Any, file: str, **options: Any) -> None:
+    def handle(self, *args: Any, file: str, company: str | None = None, **options: Any) -> None:
+        text = read_file(file)
+        target = resolve_company(company) if company else None
         try:
-            problems = validate(parse(read_file(file)))
+            bundle = parse(text)
+            if target is not None:
+                with company_scope(target):
+                    problems = check(bundle, company=target)
+            else:
+                problems = check(bundle)
         except BundleInvalid as exc:
             problems = exc.problems
-        if problems:
-            for problem in problems:
-                self.stderr.write(str(problem))
-            raise CommandError(f"{len(problems)} problem(s) in {file}.")
-        self.stdout.write(f"{file}: valid.")
+        for problem in problems:
+            self.stderr.write(str(problem))
+        errors = [p for p in problems if p.severity == ERROR]
+        if errors:
+            raise CommandError(f"{len(errors)} error(s) in {file}.")
+        self.stdout.write(f"{file}: valid" + (f" ({len(problems)} warning(s))." if problems else "."))
