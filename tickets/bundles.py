@@ -80,9 +80,21 @@ class BundleInvalid(Exception):
 class ImportReport:
     created: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
     updated: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
+    unchanged: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
+    published: list[str] = field(default_factory=list)  # "key v2"
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values()) or bool(self.published)
 
     def __str__(self) -> str:
-        parts = [f"{k}: {self.created[k]} created, {self.updated[k]} updated" for k in self.created]
+        if not self.changed:
+            return "nothing changed: the bundle matches the stored definitions; nothing published"
+        parts = [
+            f"{k}: {self.created[k]} created, {self.updated[k]} updated, {self.unchanged[k]} unchanged"
+            for k in self.created
+        ]
+        parts.append(f"published: {', '.join(self.published) or 'nothing'}")
         return "; ".join(parts)
 
 
@@ -148,7 +160,11 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
         for lint in lint_workflow(wf, base, fields.get(wf["key"])):
             problems.append(Problem(lint.path, lint.message, lint.severity))
     if company is not None:
-        workflow_keys |= set(WorkflowDefinition.objects.filter(company=company).values_list("key", flat=True))
+        workflow_keys |= set(
+            WorkflowDefinition.objects.filter(company=company, is_snapshot=False).values_list(
+                "key", flat=True
+            )
+        )
 
     _unique(bundle.get("ticket_types", []), "key", "$.ticket_types", "ticket type key", add)
     for t, tt in enumerate(bundle.get("ticket_types", [])):
@@ -252,12 +268,57 @@ def _check_schema(schema: Any, path: str, add: Any, *, must_be_object: bool) -> 
         add(f"{path}.type", "A ticket type's fields schema must have type 'object'.")
 
 
+def row_problems(
+    *,
+    company: Company,
+    workflows: set[str],
+    tasks: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    transitions: set[tuple[str, str, str]] = frozenset(),  # type: ignore[assignment]
+    ticket_types: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[Problem]:
+    """The validator's errors that belong to the given rows, for a row import (CSV/JSON)
+    that has just written them: each affected workflow is exported and validated as a
+    bundle (with the company's ticket types, so ticket fields are known), and an error is
+    kept when its path points into one of the rows. Problems elsewhere (a workflow still
+    being built, e.g. no start task yet) do not refuse a row import; the admin's save
+    warnings show them."""
+    out: list[Problem] = []
+    for key in sorted(workflows):
+        if not WorkflowDefinition.objects.filter(company=company, key=key).exists():
+            continue
+        bundle = export_bundle(company=company, workflow_keys=[key])
+        wf = bundle["workflows"][0]
+        owners: dict[str, str] = {}
+        for i, task in enumerate(wf.get("tasks", [])):
+            if (key, task["key"]) in tasks:
+                owners[f"$.workflows[0].tasks[{i}]"] = f"task {key}/{task['key']}"
+        for i, tr in enumerate(wf.get("transitions", [])):
+            if (key, tr["from"], tr["to"]) in transitions:
+                owners[f"$.workflows[0].transitions[{i}]"] = f"transition {key}/{tr['from']} → {tr['to']}"
+        if key in workflows and not tasks and not transitions:
+            for name in _WORKFLOW_FIELDS:
+                owners[f"$.workflows[0].{name}"] = f"workflow {key}"
+        for t, tt in enumerate(bundle.get("ticket_types", [])):
+            if tt["key"] in ticket_types:
+                owners[f"$.ticket_types[{t}]"] = f"ticket type {tt['key']}"
+        for problem in validate(bundle, company=company):
+            for prefix, label in owners.items():
+                if problem.path == prefix or problem.path.startswith((prefix + ".", prefix + "[")):
+                    out.append(Problem(problem.path, f"{label}: {problem.message}"))
+                    break
+    return out
+
+
 # --- import --------------------------------------------------------------------------
 
 
 def import_bundle(*, company: Company, bundle: Any, actor: User | None = None) -> ImportReport:
     """Validates, then writes everything or nothing. Rows are matched by key (roles by
-    name) within `company` only, so another company's keys can never be touched."""
+    name) within `company` only, so another company's keys can never be touched.
+    Unchanged rows are left alone and counted as unchanged; each workflow whose content
+    changed (or that was never published) is published as a new version."""
+    from tickets.versions import publish  # tickets.versions builds on this module
+
     problems = validate(bundle, company=company)
     if problems:
         raise BundleInvalid(problems)
@@ -275,40 +336,85 @@ def import_bundle(*, company: Company, bundle: Any, actor: User | None = None) -
                 role.description = spec.get("description", "")
                 role.save(update_fields=["description"])
                 report.updated["roles"] += 1
+            else:
+                report.unchanged["roles"] += 1
         for spec in bundle.get("workflows", []):
             _import_workflow(company, spec, actor, report)
-        workflows = {w.key: w for w in WorkflowDefinition.objects.filter(company=company)}
+        workflows = {w.key: w for w in WorkflowDefinition.objects.filter(company=company, is_snapshot=False)}
         for spec in bundle.get("ticket_types", []):
-            values = {model: spec.get(name, default) for name, (model, default) in _TYPE_FIELDS.items()}
-            tt, created = TicketType.objects.update_or_create(
-                company=company,
-                key=spec["key"],
-                defaults={"title": spec["title"], "workflow": workflows[spec["workflow"]], **values},
-                create_defaults={
-                    "title": spec["title"],
-                    "workflow": workflows[spec["workflow"]],
-                    "created_by": actor,
-                    **values,
-                },
-            )
-            tt.company_roles.set([roles[name] for name in spec.get("company_roles", [])])
-            report.created["ticket_types"] += int(created)
-            report.updated["ticket_types"] += int(not created)
+            _import_ticket_type(company, spec, workflows, roles, actor, report)
+        for spec in bundle.get("workflows", []):
+            version = publish(workflow=workflows[spec["key"]], actor=actor)
+            if version is not None:
+                report.published.append(f"{spec['key']} v{version.number}")
     return report
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    return json.dumps(a) == json.dumps(b)  # key order counts
+
+
+def _import_ticket_type(
+    company: Company,
+    spec: dict[str, Any],
+    workflows: dict[str, WorkflowDefinition],
+    roles: dict[str, CompanyRole],
+    actor: User | None,
+    report: ImportReport,
+) -> None:
+    values: dict[str, Any] = {
+        model: spec.get(name, default) for name, (model, default) in _TYPE_FIELDS.items()
+    }
+    values["title"] = spec["title"]
+    values["workflow"] = workflows[spec["workflow"]]
+    role_rows = [roles[name] for name in spec.get("company_roles", [])]
+    tt = TicketType.objects.filter(company=company, key=spec["key"]).first()
+    if tt is None:
+        tt = TicketType.objects.create(company=company, key=spec["key"], created_by=actor, **values)
+        tt.company_roles.set(role_rows)
+        report.created["ticket_types"] += 1
+        return
+    same = all(_same_json(getattr(tt, k), v) for k, v in values.items() if k != "workflow")
+    same = same and tt.workflow_id == values["workflow"].pk
+    same = same and set(tt.company_roles.values_list("pk", flat=True)) == {r.pk for r in role_rows}
+    if same:
+        report.unchanged["ticket_types"] += 1
+        return
+    for name, value in values.items():
+        setattr(tt, name, value)
+    tt.save()
+    tt.company_roles.set(role_rows)
+    report.updated["ticket_types"] += 1
 
 
 def _import_workflow(
     company: Company, spec: dict[str, Any], actor: User | None, report: ImportReport
 ) -> None:
+    drafts = WorkflowDefinition.objects.filter(company=company, is_snapshot=False)
+    before = None
+    if drafts.filter(key=spec["key"]).exists():
+        before = bundle_text(export_bundle(company=company, workflow_keys=[spec["key"]])["workflows"][0])
+    with transaction.atomic():  # a savepoint: rolled back when nothing changed
+        _write_workflow(company, spec, actor)
+        if before is not None:
+            after = bundle_text(export_bundle(company=company, workflow_keys=[spec["key"]])["workflows"][0])
+            if after == before:
+                transaction.set_rollback(True)
+                report.unchanged["workflows"] += 1
+                return
+            report.updated["workflows"] += 1
+        else:
+            report.created["workflows"] += 1
+
+
+def _write_workflow(company: Company, spec: dict[str, Any], actor: User | None) -> None:
     values = {model: spec.get(name, default) for name, (model, default) in _WORKFLOW_FIELDS.items()}
-    wf, created = WorkflowDefinition.objects.update_or_create(
+    wf, _ = WorkflowDefinition.objects.filter(is_snapshot=False).update_or_create(
         company=company,
         key=spec["key"],
         defaults={"title": spec["title"], **values},
         create_defaults={"title": spec["title"], "created_by": actor, **values},
     )
-    report.created["workflows"] += int(created)
-    report.updated["workflows"] += int(not created)
     existing = {t.key: t for t in TaskDefinition.objects.filter(workflow=wf)}
     tasks: dict[str, TaskDefinition] = {}
     for task_spec in spec["tasks"]:
@@ -369,7 +475,7 @@ def _dump(obj: Any, mapping: dict[str, tuple[str, Any]]) -> dict[str, Any]:
 def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -> dict[str, Any]:
     """The company's definitions (or the named workflows with their ticket types and the
     roles those use) as a bundle. Query count is fixed, whatever the number of rows."""
-    workflows = WorkflowDefinition.objects.filter(company=company).order_by("key")
+    workflows = WorkflowDefinition.objects.filter(company=company, is_snapshot=False).order_by("key")
     if workflow_keys is not None:
         workflows = workflows.filter(key__in=workflow_keys)
         missing = set(workflow_keys) - set(workflows.values_list("key", flat=True))

@@ -11,7 +11,13 @@ from workflows.models import Definition, ErrorType, TaskInstance, WorkflowDefini
 
 class TicketType(Definition):
     key = models.SlugField(max_length=100)
-    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="ticket_types")
+    # The draft; tickets start on its current published version (tickets.versions).
+    workflow = models.ForeignKey(
+        WorkflowDefinition,
+        on_delete=models.PROTECT,
+        related_name="ticket_types",
+        limit_choices_to={"is_snapshot": False},
+    )
     # A JSON Schema (type object) describing the submit form.
     fields = OrderedJSONField(default=dict, blank=True)
     edit_layout = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import User
-from tickets import access
+from tickets import access, versions
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TicketType
 from workflows import services as engine_services
 from workflows.schemas import schema_errors
@@ -62,7 +62,9 @@ def submit_ticket(
     try:
         with transaction.atomic():
             instance = engine_services.create_instance(
-                company_id=ticket_type.company_id, workflow=ticket_type.workflow, ticket_data=data
+                company_id=ticket_type.company_id,
+                workflow=versions.runnable(ticket_type.workflow, actor=user),
+                ticket_data=data,
             )
             ticket = Ticket.objects.create(
                 company_id=ticket_type.company_id,

@@ -1,10 +1,11 @@
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django_scopes import ScopedManager
 
 from accounts.models import CompanyOwned
 from workflows.fields import OrderedJSONField
@@ -59,6 +60,14 @@ class ErrorType(models.TextChoices):
     WORKFLOW_TRANSITION = "WORKFLOW_TRANSITION", "Workflow transition"
 
 
+class _DraftsOnly(models.Manager):  # type: ignore[type-arg]
+    """Drafts only: published snapshots are reached through versions and foreign keys
+    (the base manager), so ordinary queries by key never see the frozen copies."""
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().filter(is_snapshot=False)
+
+
 class Definition(CompanyOwned):
     """Fields shared by workflow, task and ticket-type definitions."""
 
@@ -92,10 +101,21 @@ class WorkflowDefinition(Definition):
     start_task = models.ForeignKey(
         "TaskDefinition", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A frozen copy made by publishing (see WorkflowVersion); the draft has False. Tickets
+    # run on snapshots, so editing the draft changes nothing until the next publish.
+    is_snapshot = models.BooleanField(default=False, editable=False)
+
+    objects: ClassVar[models.Manager[Any]] = ScopedManager(_DraftsOnly, company="company")
+    all_objects: ClassVar[models.Manager[Any]] = ScopedManager(company="company")
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["title"]
-        constraints = [models.UniqueConstraint(fields=["company", "key"], name="workflow_unique_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "key"], condition=Q(is_snapshot=False), name="workflow_unique_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -114,8 +134,14 @@ class TaskDefinition(Definition):
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # ASYNC_ACTION: how long to wait for the callback before it is an error.
     callback_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Copied from the workflow: a task of a published snapshot (see WorkflowDefinition).
+    is_snapshot = models.BooleanField(default=False, editable=False)
+
+    objects: ClassVar[models.Manager[Any]] = ScopedManager(_DraftsOnly, company="company")
+    all_objects: ClassVar[models.Manager[Any]] = ScopedManager(company="company")
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["workflow_id", "id"]
         constraints = [models.UniqueConstraint(fields=["workflow", "key"], name="task_unique_key")]
 
@@ -146,6 +172,32 @@ class Transition(CompanyOwned):
 
     def __str__(self) -> str:
         return f"{self.from_task.key} → {self.to_task.key}"
+
+
+class WorkflowVersion(CompanyOwned):
+    """One published, immutable version of a workflow: its bundle JSON (the record and
+    what export gives) and `snapshot`, the frozen definition rows tickets run on."""
+
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    bundle = OrderedJSONField()
+    snapshot = models.OneToOneField(
+        WorkflowDefinition, on_delete=models.PROTECT, related_name="published_version"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "number"], name="workflowversion_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.key} v{self.number}"
 
 
 class WorkflowInstance(CompanyOwned):

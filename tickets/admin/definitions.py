@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -34,10 +35,12 @@ from tickets.admin.resources import (
     TransitionResource,
     WorkflowResource,
 )
-from tickets.bundles import BundleInvalid, export_bundle, import_bundle, parse, validate
+from tickets.bundles import BundleInvalid, check, export_bundle, import_bundle, parse
 from tickets.forms import SchemaField
 from tickets.models import TicketType
-from workflows.models import TaskDefinition, Transition, WorkflowDefinition
+from tickets.versions import content_hash, diff, move_open_tickets, publish, workflow_bundle
+from workflows.lint import ERROR
+from workflows.models import TaskDefinition, Transition, WorkflowDefinition, WorkflowVersion
 from workflows.schemas import (
     EXT_REF_SCHEMA,
     JSON_SCHEMA_EDITOR,
@@ -154,9 +157,76 @@ class WorkflowDefinitionAdmin(
     readonly_fields = ["created_by", "created_at", "updated_at"]
     jsonform_schemas = {"ext_ref": EXT_REF_SCHEMA, "fields": WORKFLOW_FIELDS_SCHEMA}
     actions_list = ["upload_bundle", "export_all"]
-    actions_detail = ["export_one"]
+    actions_detail = ["versions", "export_one"]
     paginator = InfinitePaginator
     task_fields = ("start_task",)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return ["title", "key", "published", "start_task", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(published_number=Max("versions__number"))
+
+    @admin.display(description="Published version", ordering="published_number")
+    def published(self, obj: WorkflowDefinition) -> str:
+        number = getattr(obj, "published_number", None)
+        return f"v{number}" if number else "not published"
+
+    @action(description="Versions", url_path="versions", permissions=["view"], icon="history")
+    def versions(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """Lists versions; publishes the draft, diffs two versions, exports one, moves
+        open tickets to one. Changes are POST with CSRF and need the change permission."""
+        workflow = self.get_object(request, object_id)
+        if workflow is None:
+            raise Http404("Not found.")
+        here = reverse("admin:workflows_workflowdefinition_versions", args=[workflow.pk])
+        rows = list(WorkflowVersion.objects.filter(workflow=workflow).select_related("created_by"))
+        by_number = {v.number: v for v in rows}
+        if request.method == "POST":
+            if not self.has_change_permission(request, workflow):
+                raise PermissionDenied("You may not publish or move tickets.")
+            operation = request.POST.get("operation")
+            if operation == "publish":
+                try:
+                    version = publish(workflow=workflow, actor=request.user)  # type: ignore[arg-type]
+                except BundleInvalid as exc:
+                    for problem in exc.problems:
+                        messages.error(request, f"Not published: {problem}")
+                else:
+                    if version is None:
+                        messages.info(
+                            request, "Nothing changed since the current version; nothing published."
+                        )
+                    else:
+                        messages.success(request, f"Published version {version.number}.")
+            elif operation == "move" and request.POST.get("confirm") == "1":
+                target = by_number.get(_int(request.POST.get("version")))
+                if target is None:
+                    messages.error(request, "Choose a version.")
+                else:
+                    report = move_open_tickets(version=target, actor=request.user)  # type: ignore[arg-type]
+                    messages.success(request, f"Open tickets to version {target.number}: {report}.")
+            else:
+                messages.error(request, "Nothing done: choose an operation and confirm it.")
+            return HttpResponseRedirect(here)
+        export = by_number.get(_int(request.GET.get("export")))
+        if export is not None:
+            return self._bundle_response(export.bundle, f"{workflow.key}.v{export.number}")
+        older, newer = by_number.get(_int(request.GET.get("a"))), by_number.get(_int(request.GET.get("b")))
+        draft_hash = content_hash(workflow_bundle(workflow))
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": f"Versions of {workflow.title}",
+            "opts": self.model._meta,
+            "original": workflow,
+            "versions": rows,
+            "draft_changed": not rows or rows[0].content_hash != draft_hash,
+            "diff": diff(older, newer) if older and newer else None,
+            "older": older,
+            "newer": newer,
+            "may_change": self.has_change_permission(request, workflow),
+        }
+        return render(request, "admin/tickets/workflow_versions.html", context)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -206,10 +276,16 @@ class WorkflowDefinitionAdmin(
             text = form.cleaned_data["text"]
             try:
                 bundle = parse(text)
-                problems = validate(bundle, company=company)
+                found = check(bundle, company=company)
             except BundleInvalid as exc:
-                bundle, problems = None, exc.problems
-            context.update(problems=problems, bundle_text=text, summary=_summary(bundle) if bundle else None)
+                bundle, found = None, exc.problems
+            problems = [p for p in found if p.severity == ERROR]
+            context.update(
+                problems=problems,
+                warnings=[p for p in found if p.severity != ERROR],
+                bundle_text=text,
+                summary=_summary(bundle) if bundle else None,
+            )
             if not problems and request.POST.get("confirm") == "1" and bundle is not None:
                 try:
                     report = import_bundle(company=company, bundle=bundle, actor=request.user)  # type: ignore[arg-type]
@@ -227,6 +303,13 @@ class WorkflowDefinitionAdmin(
                 "Bundles belong to a company; platform superusers use import_bundle --company."
             )
         return Company.objects.get(pk=user.company_id)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _summary(bundle: dict[str, Any]) -> dict[str, list[str]]:
@@ -272,6 +355,9 @@ class TransitionAdmin(WarnInvalidWorkflowMixin, ScopedImportExportMixin, Company
     search_fields = ["condition", "from_task__key", "to_task__key"]
     list_filter = ["workflow"]
     paginator = InfinitePaginator
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(workflow__is_snapshot=False)
 
 
 @admin.register(TicketType)

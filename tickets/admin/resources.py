@@ -9,8 +9,19 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from accounts.models import Company
+from tickets.bundles import row_problems
 from tickets.models import TicketType
 from workflows.models import TaskDefinition, Transition, WorkflowDefinition
+
+
+def drafts(queryset: Any) -> Any:
+    """Leaves out published snapshots (frozen copies, see tickets.versions): keys name drafts."""
+    if queryset.model is Transition:
+        return queryset.filter(workflow__is_snapshot=False)
+    if queryset.model in (WorkflowDefinition, TaskDefinition):
+        return queryset.filter(is_snapshot=False)
+    return queryset
 
 
 class CompanyKeyWidget(widgets.ForeignKeyWidget):
@@ -21,7 +32,7 @@ class CompanyKeyWidget(widgets.ForeignKeyWidget):
         self.company_id = company_id
 
     def get_queryset(self, value: Any, row: Any, *args: Any, **kwargs: Any) -> Any:
-        return self.model._base_manager.filter(company_id=self.company_id)
+        return drafts(self.model._base_manager.filter(company_id=self.company_id))
 
 
 class TaskKeyWidget(CompanyKeyWidget):
@@ -35,23 +46,52 @@ class TaskKeyWidget(CompanyKeyWidget):
 
 
 class CompanyResource(resources.ModelResource):
+    """Imports rows by key inside one company, in one transaction: after the rows are
+    written the bundle validator runs over the affected workflows, and an error in an
+    imported row refuses the whole import (nothing is kept). Unchanged rows are skipped
+    and reported as such, not as updated."""
+
     def __init__(self, company_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.company_id = company_id
 
+    def affected(self, dataset: Any) -> dict[str, Any]:
+        """Keyword arguments for `bundles.row_problems` naming the imported rows."""
+        raise NotImplementedError
+
+    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
+        super().after_import(dataset, result, **kwargs)
+        if result.has_errors() or result.has_validation_errors():
+            return
+        problems = row_problems(company=Company.objects.get(pk=self.company_id), **self.affected(dataset))
+        if problems:
+            raise RowsInvalid("; ".join(str(p) for p in problems))
+
     def get_queryset(self) -> Any:
-        return self._meta.model._base_manager.filter(company_id=self.company_id)
+        return drafts(self._meta.model._base_manager.filter(company_id=self.company_id))
 
     def before_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
         instance.company_id = self.company_id
 
 
+class RowsInvalid(Exception):
+    """The imported rows make a workflow invalid; the import is rolled back."""
+
+
+def _column(dataset: Any, *names: str) -> list[tuple[str, ...]]:
+    return [tuple(str(row.get(n) or "") for n in names) for row in dataset.dict]
+
+
 class WorkflowResource(CompanyResource):
+    def affected(self, dataset: Any) -> dict[str, Any]:
+        return {"workflows": {k for (k,) in _column(dataset, "key")}}
+
     class Meta:
         model = WorkflowDefinition
         import_id_fields = ("key",)
         fields = ("key", "title", "description", "ext_ref", "fields", "version", "display_layout")
         skip_unchanged = True
+        use_transactions = True
 
 
 class TaskResource(CompanyResource):
@@ -64,9 +104,15 @@ class TaskResource(CompanyResource):
     def get_instance(self, instance_loader: Any, row: Any) -> Any:
         return self.get_queryset().filter(workflow__key=row.get("workflow"), key=row.get("key")).first()
 
+    def affected(self, dataset: Any) -> dict[str, Any]:
+        rows = set(_column(dataset, "workflow", "key"))
+        return {"workflows": {w for w, _ in rows}, "tasks": rows}
+
     class Meta:
         model = TaskDefinition
         import_id_fields = ("workflow", "key")
+        skip_unchanged = True
+        use_transactions = True
         fields = (
             "workflow",
             "key",
@@ -119,9 +165,15 @@ class TransitionResource(CompanyResource):
             .first()
         )
 
+    def affected(self, dataset: Any) -> dict[str, Any]:
+        rows = set(_column(dataset, "workflow", "from_task", "to_task"))
+        return {"workflows": {w for w, _, _ in rows}, "transitions": rows}
+
     class Meta:
         model = Transition
         import_id_fields = ("workflow", "from_task", "to_task")
+        skip_unchanged = True
+        use_transactions = True
         fields = ("workflow", "from_task", "to_task", "condition", "priority")
 
 
@@ -132,9 +184,15 @@ class TicketTypeResource(CompanyResource):
         super().__init__(company_id, **kwargs)
         self.fields["workflow"].widget = CompanyKeyWidget(WorkflowDefinition, "key", company_id)
 
+    def affected(self, dataset: Any) -> dict[str, Any]:
+        rows = set(_column(dataset, "key", "workflow"))
+        return {"workflows": {w for _, w in rows}, "ticket_types": {k for k, _ in rows}}
+
     class Meta:
         model = TicketType
         import_id_fields = ("key",)
+        skip_unchanged = True
+        use_transactions = True
         fields = (
             "key",
             "title",
