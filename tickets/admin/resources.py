@@ -63,7 +63,8 @@ class CompanyResource(resources.ModelResource):
         super().after_import(dataset, result, **kwargs)
         if result.has_errors() or result.has_validation_errors():
             return
-        problems = row_problems(company=Company.objects.get(pk=self.company_id), **self.affected(dataset))
+        company = Company.objects.get(pk=self.company_id or 0)
+        problems = row_problems(company=company, **self.affected(dataset))
         if problems:
             raise RowsInvalid("; ".join(str(p) for p in problems))
 

@@ -37,7 +37,7 @@ class RowImportValidationTests(BackOfficeTestCase):
             self.assertEqual(self.wf.transitions.get().condition, "")
 
     def test_a_wrong_name_is_refused_with_a_suggestion(self) -> None:
-        csv = "workflow,key,title,task_type,input_transform\nflow,b,B,FORM,\"{\"\"x\"\": \"\"tasks.aa.y\"\"}\"\n"
+        csv = 'workflow,key,title,task_type,input_transform\nflow,b,B,FORM,"{""x"": ""tasks.aa.y""}"\n'
         response = self.preview("workflows_taskdefinition", csv)
         self.assertContains(response, "Unknown task &#x27;aa&#x27;. Did you mean &#x27;a&#x27;?")
         with scopes_disabled():
@@ -74,7 +74,11 @@ class BundleUploadLintTests(BackOfficeTestCase):
         response = self.client.post(reverse(self.url), {"text": json.dumps(bundle)})
         self.assertContains(response, "The bundle is valid")
         self.assertContains(response, "Task &#x27;orphan&#x27; cannot be reached from the start task.")
-        response = self.client.post(reverse(self.url), {"text": json.dumps(bundle), "confirm": "1"}, follow=True)
+        response = self.client.post(
+            reverse(self.url), {"text": json.dumps(bundle), "confirm": "1"}, follow=True
+        )
         self.assertContains(response, "published: uploaded v1")
-        response = self.client.post(reverse(self.url), {"text": json.dumps(bundle), "confirm": "1"}, follow=True)
+        response = self.client.post(
+            reverse(self.url), {"text": json.dumps(bundle), "confirm": "1"}, follow=True
+        )
         self.assertContains(response, "nothing changed")
