@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_user
+from tickets.access import may_complete_task
 from tickets.bundles import bundle_text, import_bundle
 from tickets.models import Ticket, TicketType, TimelineEvent
 from tickets.services import submit_ticket
@@ -61,7 +62,7 @@ class VersionTests(TestCase):
     def complete(self, ticket: Ticket, output: dict[str, Any]) -> None:
         task = ticket.workflow_instance.tasks.order_by("-id").first()
         assert task is not None
-        services.complete_form_task(task=task, output=output, actor=self.user)
+        services.complete_form_task(task=task, output=output, actor=self.user, permitted=may_complete_task)
 
     def keys(self, ticket: Ticket) -> list[str]:
         return list(
