@@ -21,6 +21,7 @@ from django.db.models import ProtectedError
 
 from accounts.models import Company, CompanyRole, User
 from tickets.models import TicketType
+from workflows.dry_run import FAILED, dry_run
 from workflows.lint import ERROR, WARNING, lint_workflow
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
 
@@ -47,6 +48,7 @@ _WORKFLOW_FIELDS = {
     "fields": ("fields", []),
     "version": ("version", 1),
     "display_layout": ("display_layout", ""),
+    "examples": ("examples", []),
 }
 _TYPE_FIELDS = {
     "description": ("description", ""),
@@ -157,8 +159,11 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
     for w, wf in enumerate(bundle.get("workflows", [])):
         base = f"$.workflows[{w}]"
         _check_workflow(wf, base, add)
-        for lint in lint_workflow(wf, base, fields.get(wf["key"])):
+        lints = lint_workflow(wf, base, fields.get(wf["key"]))
+        for lint in lints:
             problems.append(Problem(lint.path, lint.message, lint.severity))
+        if not any(p.severity == ERROR and p.path.startswith(base) for p in problems):
+            problems.extend(_example_problems(wf, base))
     if company is not None:
         workflow_keys |= set(
             WorkflowDefinition.objects.filter(company=company, is_snapshot=False).values_list(
@@ -176,6 +181,28 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
                 add(f"{base}.company_roles[{r}]", f"Unknown company role '{name}'.")
         _check_schema(tt.get("fields"), f"{base}.fields", add, must_be_object=True)
     return problems
+
+
+def _example_problems(wf: dict[str, Any], base: str) -> list[Problem]:
+    """Each example is dry-run; a path other than the expected one is an error."""
+    out: list[Problem] = []
+    for e, example in enumerate(wf.get("examples", [])):
+        result = dry_run(
+            wf,
+            ticket=example["ticket"],
+            outputs=example.get("outputs"),
+            responses=example.get("responses"),
+        )
+        expected = example["expected_path"]
+        if result.path != expected or result.status == FAILED:
+            out.append(
+                Problem(
+                    f"{base}.examples[{e}].expected_path",
+                    f"Example '{example['name']}' took {' → '.join(result.path) or 'no step'} "
+                    f"({result.status}: {result.message}); expected {' → '.join(expected)}.",
+                )
+            )
+    return out
 
 
 def _ticket_fields(bundle: dict[str, Any], company: Company | None) -> dict[str, set[str] | None]:
@@ -505,14 +532,13 @@ def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -
             if tr.priority:
                 t_item["priority"] = tr.priority
             transitions.append(t_item)
-        wf_item: dict[str, Any] = {
-            "key": wf.key,
-            "title": wf.title,
-            **_dump(wf, _WORKFLOW_FIELDS),
-            "tasks": tasks,
-        }
+        dumped = _dump(wf, _WORKFLOW_FIELDS)
+        examples = dumped.pop("examples", None)
+        wf_item: dict[str, Any] = {"key": wf.key, "title": wf.title, **dumped, "tasks": tasks}
         if transitions:
             wf_item["transitions"] = transitions
+        if examples:
+            wf_item["examples"] = examples
         wf_list.append(wf_item)
     type_list = []
     used_roles: set[str] = set()

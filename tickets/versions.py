@@ -38,7 +38,9 @@ def publish(*, workflow: WorkflowDefinition, actor: User | None) -> WorkflowVers
     """Publishes the draft as a new version; None when it equals the current version.
     An invalid draft is refused with its problems (BundleInvalid)."""
     with transaction.atomic():
-        draft = WorkflowDefinition.objects.select_for_update().get(pk=workflow.pk, is_snapshot=False)
+        draft = WorkflowDefinition.objects.select_for_update(of=("self",)).get(
+            pk=workflow.pk, is_snapshot=False
+        )
         bundle = workflow_bundle(draft)
         digest = content_hash(bundle)
         latest = current_version(draft)

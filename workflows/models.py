@@ -98,6 +98,8 @@ class Definition(CompanyOwned):
 class WorkflowDefinition(Definition):
     key = models.SlugField(max_length=100)
     fields = OrderedJSONField(default=list, blank=True)
+    # Sample tickets with outputs and the expected path; validation dry-runs them.
+    examples = OrderedJSONField(default=list, blank=True)
     start_task = models.ForeignKey(
         "TaskDefinition", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

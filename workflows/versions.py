@@ -69,7 +69,7 @@ def move_instance(*, instance_id: int, target: WorkflowDefinition, label: str, a
     """Moves a running instance onto `target` (a snapshot of the same workflow), mapping
     its open tasks by key. Refuses, changing nothing, when an open task's key is gone."""
     with transaction.atomic():
-        instance = WorkflowInstance.objects.select_for_update().get(pk=instance_id)
+        instance = WorkflowInstance.objects.select_for_update(of=("self",)).get(pk=instance_id)
         if instance.status not in (
             WorkflowStatus.IN_PROGRESS,
             WorkflowStatus.ON_HOLD,
@@ -81,7 +81,7 @@ def move_instance(*, instance_id: int, target: WorkflowDefinition, label: str, a
         source = instance.workflow
         targets = {t.key: t for t in TaskDefinition.all_objects.filter(workflow=target)}
         open_tasks = list(
-            instance.tasks.select_for_update()
+            instance.tasks.select_for_update(of=("self",))
             .filter(status__in=OPEN_TASK_STATUSES)
             .select_related("task_definition")
         )

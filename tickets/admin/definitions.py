@@ -36,6 +36,8 @@ from tickets.admin.resources import (
     WorkflowResource,
 )
 from tickets.bundles import BundleInvalid, check, export_bundle, import_bundle, parse
+from tickets.dry_run import run as run_dry
+from tickets.dry_run import stored_workflow
 from tickets.forms import SchemaField
 from tickets.models import TicketType
 from tickets.versions import content_hash, diff, move_open_tickets, publish, workflow_bundle
@@ -144,6 +146,38 @@ class BundleUploadForm(forms.Form):
         return data
 
 
+class DryRunForm(forms.Form):
+    version = forms.ChoiceField(required=False, label="Definition")
+    ticket = forms.JSONField(
+        initial=dict, label="Ticket data (JSON object)", widget=forms.Textarea(attrs={"rows": 5})
+    )
+    outputs = forms.JSONField(
+        required=False,
+        label="Form outputs by task key (a list gives one per visit)",
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    responses = forms.JSONField(
+        required=False,
+        label="Action response bodies by task key",
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def __init__(self, *args: Any, versions: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Draft (not published)")] + [(str(n), f"Version {n}") for n in versions]
+        self.fields["version"].choices = choices  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("ticket", "outputs", "responses"):
+            value = data.get(name)
+            if value in (None, ""):
+                data[name] = {}
+            elif not isinstance(value, dict):
+                self.add_error(name, "A JSON object is expected.")
+        return data
+
+
 @admin.register(WorkflowDefinition)
 class WorkflowDefinitionAdmin(
     CreatedByMixin, WorkflowTasksOnlyMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
@@ -157,7 +191,7 @@ class WorkflowDefinitionAdmin(
     readonly_fields = ["created_by", "created_at", "updated_at"]
     jsonform_schemas = {"ext_ref": EXT_REF_SCHEMA, "fields": WORKFLOW_FIELDS_SCHEMA}
     actions_list = ["upload_bundle", "export_all"]
-    actions_detail = ["versions", "export_one"]
+    actions_detail = ["versions", "dry_run", "export_one"]
     paginator = InfinitePaginator
     task_fields = ("start_task",)
 
@@ -171,6 +205,38 @@ class WorkflowDefinitionAdmin(
     def published(self, obj: WorkflowDefinition) -> str:
         number = getattr(obj, "published_number", None)
         return f"v{number}" if number else "not published"
+
+    @action(description="Dry run", url_path="dry-run", permissions=["view"], icon="science")
+    def dry_run(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """Runs the draft (or a version) on sample data; reads only, so viewers may use it."""
+        workflow = self.get_object(request, object_id)
+        if workflow is None:
+            raise Http404("Not found.")
+        company = Company.objects.get(pk=workflow.company_id)
+        numbers = list(WorkflowVersion.objects.filter(workflow=workflow).values_list("number", flat=True))
+        form = DryRunForm(request.POST or None, versions=numbers)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            spec = stored_workflow(
+                company, workflow.key, version=int(data["version"]) if data["version"] else None
+            )
+            result = run_dry(
+                spec,
+                company=company,
+                ticket=data["ticket"],
+                outputs=data["outputs"],
+                responses=data["responses"],
+            )
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": f"Dry run of {workflow.title}",
+            "opts": self.model._meta,
+            "original": workflow,
+            "form": form,
+            "result": result,
+        }
+        return render(request, "admin/tickets/workflow_dry_run.html", context)
 
     @action(description="Versions", url_path="versions", permissions=["view"], icon="history")
     def versions(self, request: HttpRequest, object_id: Any) -> HttpResponse:

@@ -2,13 +2,14 @@
 and their attachments and timeline. Every action calls a service; permissions are the
 admin's own (`change` on tickets, which ticket admins hold and workflow creators do not)."""
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.paginator import InfinitePaginator
 
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
@@ -116,7 +117,9 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         "created_by",
         "created_at",
         "updated_at",
+        "version",
         "tasks_table",
+        "routing_table",
         "timeline_table",
     ]
     fields = readonly_fields
@@ -151,6 +154,40 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
                     t.created_at.strftime("%Y-%m-%d %H:%M"),
                 )
                 for t in tasks
+            ),
+        )
+
+    @admin.display(description="Workflow version")
+    def version(self, obj: Ticket) -> str:
+        workflow = obj.workflow_instance.workflow
+        if workflow.is_snapshot:
+            return f"{workflow.key} v{workflow.version}"
+        return f"{workflow.key} (draft: started before versions were published)"
+
+    @admin.display(description="Routing decisions (latest first)")
+    def routing_table(self, obj: Ticket) -> str:
+        """The decision trace: each routing with its candidates in the order tried, their
+        conditions and values, and the winner (bounded like the timeline)."""
+        events = list(
+            obj.timeline.filter(kind="routed")
+            .select_related("task_instance__task_definition")
+            .order_by("-created_at", "-id")[:TIMELINE_ROWS]
+        )
+        if not events:
+            return "—"
+        return html_table(
+            ["When", "From", "Candidates (condition = value → task)", "Winner"],
+            (
+                (
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.task_instance.task_definition.key if e.task_instance else "—",
+                    format_html_join(
+                        "", "<div>{}</div>", ((_candidate_text(c),) for c in e.data.get("candidates", []))
+                    )
+                    or "—",
+                    e.data.get("winner") or "none (the ticket went on hold)",
+                )
+                for e in events
             ),
         )
 
@@ -190,3 +227,14 @@ class TimelineEventAdmin(NoAddMixin, CompanyAdmin):
     list_filter = ["kind", "created_at"]
     readonly_fields = ["ticket", "task_instance", "kind", "message", "actor", "data", "created_at"]
     paginator = InfinitePaginator
+
+
+def _candidate_text(candidate: dict[str, Any]) -> str:
+    condition = candidate.get("condition") or ""
+    target = candidate.get("to", "?")
+    if not condition:
+        return f"default → {target}"
+    if "error" in candidate:
+        return f"{condition} failed: {candidate['error']} → {target}"
+    value = json.dumps(candidate.get("value"), ensure_ascii=False)
+    return f"{condition} = {value} → {target}"
