@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
-from tickets import access, selectors, services
+from tickets import access, diagrams, selectors, services
 from tickets.forms import TicketForm
 from tickets.models import FileUpload
 from workflows.services import StateConflict
@@ -96,6 +96,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         pk=ticket_id,
     )
     context = selectors.ticket_detail_context(ticket, staff_view=access.sees_staff_detail(user))
+    context["diagram"] = diagrams.ticket_diagram(ticket, context["tasks"], simple=True)
     return render(request, "tickets/detail.html", context)
 
 

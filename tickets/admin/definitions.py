@@ -36,6 +36,7 @@ from tickets.admin.resources import (
     WorkflowResource,
 )
 from tickets.bundles import BundleInvalid, check, export_bundle, import_bundle, parse
+from tickets.diagrams import workflow_diagram
 from tickets.dry_run import run as run_dry
 from tickets.dry_run import stored_workflow
 from tickets.forms import SchemaField
@@ -188,12 +189,16 @@ class WorkflowDefinitionAdmin(
     search_fields = ["title", "key", "description"]
     list_filter = ["updated_at"]
     inlines = [TaskDefinitionInline, TransitionInline]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["diagram", "created_by", "created_at", "updated_at"]
     jsonform_schemas = {"ext_ref": EXT_REF_SCHEMA, "fields": WORKFLOW_FIELDS_SCHEMA}
     actions_list = ["upload_bundle", "export_all"]
     actions_detail = ["versions", "dry_run", "export_one"]
     paginator = InfinitePaginator
     task_fields = ("start_task",)
+
+    @admin.display(description="Diagram (the draft)")
+    def diagram(self, obj: WorkflowDefinition) -> str:
+        return workflow_diagram(obj) if obj.pk else "—"
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return ["title", "key", "published", "start_task", "updated_at"]

@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.paginator import InfinitePaginator
 
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
-from tickets import access
+from tickets import access, diagrams
 from tickets.admin.mixins import (
     BULK_OPERATIONS,
     DETAIL_OPERATIONS,
@@ -118,6 +118,7 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         "created_at",
         "updated_at",
         "version",
+        "diagram",
         "tasks_table",
         "routing_table",
         "timeline_table",
@@ -163,6 +164,13 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         if workflow.is_snapshot:
             return f"{workflow.key} v{workflow.version}"
         return f"{workflow.key} (draft: started before versions were published)"
+
+    @admin.display(description="Workflow (path taken, current step outlined)")
+    def diagram(self, obj: Ticket) -> str:
+        tasks = list(
+            obj.workflow_instance.tasks.select_related("task_definition").order_by("created_at", "id")
+        )
+        return diagrams.ticket_diagram(obj, tasks, simple=False)
 
     @admin.display(description="Routing decisions (latest first)")
     def routing_table(self, obj: Ticket) -> str:
