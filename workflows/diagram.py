@@ -130,7 +130,7 @@ def render(
             below, above = y1 + height + 10 + 6 * i, y2 - 10 - 6 * i
             sx, tx = x1 + WIDTH / 2 + 20, x2 + WIDTH / 2 + 20
             d = f"M {sx:.0f} {y1 + height:.0f} V {below:.0f} H {rail:.0f} V {above:.0f} H {tx:.0f} V {y2:.0f}"
-            lx, ly, anchor = rail + 6, (below + above) / 2, "start"
+            lx, ly, anchor = float(rail + 6), (below + above) / 2, "start"
         else:
             sx, sy, ex, ey = x1 + WIDTH / 2, y1 + height, x2 + WIDTH / 2, y2
             d = f"M {sx:.0f} {sy:.0f} L {ex:.0f} {ey:.0f}"

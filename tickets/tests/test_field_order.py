@@ -13,7 +13,8 @@ from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
-from project.testing import make_company, make_user
+from project.browser import BrowserTestCase
+from project.testing import PASSWORD, make_company, make_user
 from tickets.bundles import bundle_text, export_bundle, import_bundle, parse
 from tickets.models import TicketType
 from tickets.tests.test_bundles import base
@@ -114,3 +115,31 @@ class ActionTaskSaveTests(TestCase):
             exported = export_bundle(company=company)
         self.assertNotIn("input_schema", exported["workflows"][0]["tasks"][1])
         self.assertNotIn("output_schema", exported["workflows"][0]["tasks"][1])
+
+
+class FieldOrderBrowserTests(BrowserTestCase):
+    def test_admin_editor_and_submit_form_keep_the_defined_order(self) -> None:
+        company = make_company()
+        user = make_user(company, SystemRole.USER, SystemRole.WORKFLOW_CREATOR)
+        bundle = ordered_bundle()
+        bundle["ticket_types"][0].pop("company_roles")
+        with company_scope(company):
+            import_bundle(company=company, bundle=bundle)
+            task = TaskDefinition.objects.get(key="a")
+            tt = TicketType.objects.get(key="tt")
+        page = self.page
+        self.log_in(page, user.email, PASSWORD)
+        page.goto(self.url(f"/admin/workflows/taskdefinition/{task.pk}/change/"))
+        page.locator("[name=_continue]").first.click()
+        page.wait_for_load_state()
+        with scopes_disabled():
+            task.refresh_from_db()
+        self.assertEqual(list(task.output_schema["properties"]), ["zz_longest_name", "middle", "a"])
+        self.assertEqual(list(task.input_transform), ["zz_longest_name", "a"])
+        page.goto(self.url(f"/tickets/new/{tt.pk}/"))
+        page.get_by_text("Third").first.wait_for()
+        text = page.locator("body").inner_text()
+        positions = [text.find(label) for label in ("First", "Second", "Third")]
+        self.assertNotIn(-1, positions, text)
+        self.assertEqual(positions, sorted(positions))
+        self.assert_console_clean()

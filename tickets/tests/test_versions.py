@@ -216,3 +216,26 @@ class VersionAdminTests(TestCase):
         self.client.force_login(admin)
         self.assertEqual(self.client.get(self.url).status_code, 200)
         self.assertEqual(self.client.post(self.url, {"operation": "publish"}).status_code, 403)
+
+
+class ExportVersionCommandTests(TestCase):
+    def test_export_bundle_at_a_version(self) -> None:
+        from io import StringIO
+
+        from django.core.management import CommandError, call_command
+
+        company = make_company("Export Co")
+        with company_scope(company):
+            import_bundle(company=company, bundle=bundle())
+            changed = bundle()
+            changed["workflows"][0]["title"] = "Flow 2"
+            import_bundle(company=company, bundle=changed)
+        out = StringIO()
+        call_command("export_bundle", company="Export Co", workflows=["wf"], at_version=1, stdout=out)
+        self.assertEqual(json.loads(out.getvalue())["workflows"][0]["title"], "Flow")
+        with self.assertRaises(CommandError):
+            call_command(
+                "export_bundle", company="Export Co", workflows=["wf"], at_version=9, stdout=StringIO()
+            )
+        with self.assertRaises(CommandError):
+            call_command("export_bundle", company="Export Co", at_version=1, stdout=StringIO())
