@@ -75,7 +75,7 @@ class FieldOrderTests(TestCase):
             tt = TicketType.objects.get(key="tt")
         self.client.force_login(user)
         content = self.client.get(reverse("ticket_submit", args=[tt.pk])).content.decode()
-        positions = [content.find(f"&quot;{name}&quot;") for name in ("zz_longest_name", "middle", "a")]
+        positions = [content.find(f'name="data__{name}"') for name in ("zz_longest_name", "middle", "a")]
         self.assertNotIn(-1, positions, content)
         self.assertEqual(positions, sorted(positions))
 
