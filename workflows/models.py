@@ -122,6 +122,19 @@ class WorkflowDefinition(Definition):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_snapshot_change(self)
+        super().save(*args, **kwargs)
+
+
+class SnapshotImmutable(Exception):
+    """A published version's rows are never changed (publish a new version instead)."""
+
+
+def _refuse_snapshot_change(row: Any) -> None:
+    if getattr(row, "is_snapshot", False) and not row._state.adding:
+        raise SnapshotImmutable(f"{row} belongs to a published version and cannot be changed.")
+
 
 class TaskDefinition(Definition):
     workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.CASCADE, related_name="tasks")
@@ -149,6 +162,10 @@ class TaskDefinition(Definition):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.key})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_snapshot_change(self)
+        super().save(*args, **kwargs)
 
     def validate_links(self) -> None:
         super().validate_links()

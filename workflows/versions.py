@@ -59,9 +59,9 @@ def freeze(draft: WorkflowDefinition, *, number: int) -> WorkflowDefinition:
         )
         for tr in Transition.objects.filter(workflow=draft).order_by("id")
     )
-    if draft.start_task_id in by_old:
+    if draft.start_task_id in by_old:  # an update, as saving a snapshot row is refused
         snapshot.start_task = by_old[draft.start_task_id]
-        snapshot.save(update_fields=["start_task"])
+        WorkflowDefinition.all_objects.filter(pk=snapshot.pk).update(start_task=snapshot.start_task)
     return snapshot
 
 

@@ -239,3 +239,23 @@ class ExportVersionCommandTests(TestCase):
             )
         with self.assertRaises(CommandError):
             call_command("export_bundle", company="Export Co", at_version=1, stdout=StringIO())
+
+
+class SnapshotImmutabilityTests(TestCase):
+    def test_published_rows_refuse_changes(self) -> None:
+        from workflows.models import SnapshotImmutable
+
+        company = make_company()
+        with company_scope(company):
+            import_bundle(company=company, bundle=bundle())
+            version = WorkflowVersion.objects.get()
+            snapshot = version.snapshot
+            self.assertTrue(snapshot.is_snapshot)
+            self.assertEqual(snapshot.start_task.key, "review")  # type: ignore[union-attr]
+            snapshot.title = "Changed"
+            with self.assertRaises(SnapshotImmutable):
+                snapshot.save()
+            task = TaskDefinition.all_objects.get(workflow=snapshot, key="accept")
+            task.title = "Changed"
+            with self.assertRaises(SnapshotImmutable):
+                task.save()
