@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.decorators import action
 
 from accounts.models import Company, User
-from tickets.bundles import export_bundle, validate
+from tickets.bundles import check, export_bundle
 from workflows import services
 from workflows.models import WorkflowDefinition, WorkflowInstance
 
@@ -125,7 +125,7 @@ def warn_invalid(request: HttpRequest, workflow: WorkflowDefinition | None) -> N
     bundle = export_bundle(company=company, workflow_keys=[workflow.key])
     bundle.pop("ticket_types", None)
     bundle.pop("company_roles", None)
-    for problem in validate(bundle, company=company):
+    for problem in check(bundle, company=company):  # errors, then lint warnings
         messages.warning(
             request,
             format_html(

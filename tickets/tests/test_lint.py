@@ -210,3 +210,35 @@ class CompanyValidationTests(TestCase):
         out = StringIO()
         call_command("validate_bundle", handle.name, company="Roles Co", stdout=out)
         self.assertIn("valid", out.getvalue())
+
+
+class AdminSaveWarningTests(TestCase):
+    def test_saving_a_workflow_shows_lint_warnings(self) -> None:
+        from django.urls import reverse
+
+        from accounts.roles import SystemRole
+        from project.testing import make_user, make_workflow
+
+        company = make_company()
+        creator = make_user(company, SystemRole.WORKFLOW_CREATOR)
+        workflow = make_workflow(company, [{"key": "a"}, {"key": "orphan"}], key="flow")
+        self.client.force_login(creator)
+        with company_scope(company):
+            task = workflow.tasks.get(key="a")
+        response = self.client.post(
+            reverse("admin:workflows_taskdefinition_change", args=[task.pk]),
+            {
+                "workflow": workflow.pk,
+                "key": "a",
+                "title": "A",
+                "task_type": "FORM",
+                "version": 1,
+                "ext_ref": "[]",
+                "input_schema": "{}",
+                "output_schema": "{}",
+                "input_transform": "{}",
+                "output_transform": "{}",
+            },
+            follow=True,
+        )
+        self.assertContains(response, "No transition leads to the task &#x27;orphan&#x27;")
