@@ -259,3 +259,43 @@ class SnapshotImmutabilityTests(TestCase):
             task.title = "Changed"
             with self.assertRaises(SnapshotImmutable):
                 task.save()
+
+
+class PublishCostTests(TestCase):
+    def test_publish_query_count_does_not_grow_with_tasks(self) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        counts = []
+        for size in (3, 15):
+            company = make_company()
+            spec = {
+                "format": 1,
+                "workflows": [
+                    {
+                        "key": "wf",
+                        "title": "Flow",
+                        "tasks": [
+                            {
+                                "key": f"t{i}",
+                                "title": f"T{i}",
+                                "type": "FORM",
+                                **({"start": True} if i == 0 else {}),
+                            }
+                            for i in range(size)
+                        ],
+                        "transitions": [{"from": f"t{i}", "to": f"t{i + 1}"} for i in range(size - 1)],
+                    }
+                ],
+            }
+            with company_scope(company):
+                import_bundle(company=company, bundle=spec)
+                draft = WorkflowDefinition.objects.get(key="wf")
+                draft.title = "Flow 2"
+                draft.save()
+                with CaptureQueriesContext(connection) as queries:
+                    version = publish(workflow=draft, actor=None)
+                assert version is not None
+                self.assertEqual(TaskDefinition.all_objects.filter(workflow=version.snapshot).count(), size)
+            counts.append(len(queries))
+        self.assertEqual(counts[0], counts[1], counts)
