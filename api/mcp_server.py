@@ -82,6 +82,31 @@ def build_server() -> MCPServer:
         return await run(ctx, ops.import_bundle, strictjson.check(bundle))
 
     @server.tool()
+    async def dry_run(
+        ctx: Context,
+        ticket: dict[str, Any],
+        workflow: str | None = None,
+        bundle: dict[str, Any] | None = None,
+        version: int | None = None,
+        outputs: dict[str, Any] | None = None,
+        responses: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run a stored workflow (by key; its draft, or a published `version`) or a bundle
+        not yet imported on sample `ticket` data, with form `outputs` and mocked action
+        `responses` by task key (a list gives one per visit). Writes nothing, calls
+        nothing; returns the path, conditions with values, transforms and assignments.
+        Scope definitions:read."""
+        request = {
+            "ticket": strictjson.check(ticket),
+            "workflow": workflow,
+            "bundle": strictjson.check(bundle) if bundle is not None else None,
+            "version": version,
+            "outputs": strictjson.check(outputs or {}),
+            "responses": strictjson.check(responses or {}),
+        }
+        return await run(ctx, ops.dry_run, request)
+
+    @server.tool()
     async def export_bundle(ctx: Context, workflows: list[str] | None = None) -> dict[str, Any]:
         """Export the company's definitions (or the named workflows) as a bundle. Scope
         definitions:read."""

@@ -20,6 +20,7 @@ from api.models import ApiKey
 from api.problems import ApiProblem
 from api.scopes import Scope
 from tickets import access, bundles
+from tickets import dry_run as ticket_dry_run
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketError, TicketType
@@ -122,7 +123,53 @@ def import_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:
         raise ApiProblem(
             400, "The bundle is not valid; nothing was imported.", problems=_problems(exc.problems)
         ) from exc
-    return {"created": report.created, "updated": report.updated}
+    return {
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "published": report.published,
+        "changed": report.changed,
+    }
+
+
+def dry_run(caller: Caller, request: Any) -> dict[str, Any]:
+    """A dry-run (see workflows.dry_run): `workflow` (key of a stored workflow, its draft
+    or `version`) or `bundle` (not imported; `workflow` picks one of its workflows),
+    `ticket`, `outputs`, `responses`. Writes nothing, calls nothing."""
+    _require_definitions(caller, write=False)
+    company = caller.user.company
+    assert company is not None
+    if not isinstance(request, dict):
+        raise ApiProblem(400, "The request is a JSON object.")
+    for name in ("ticket", "outputs", "responses"):
+        if not isinstance(request.get(name) or {}, dict):
+            raise ApiProblem(400, f"`{name}` must be a JSON object.")
+    key, version, bundle = request.get("workflow"), request.get("version"), request.get("bundle")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ApiProblem(400, "`version` must be an integer.")
+    if bundle is not None:
+        problems = bundles.validate(bundle, company=company)
+        if problems:
+            raise ApiProblem(400, "The bundle is not valid.", problems=_problems(problems))
+        workflows = [w for w in bundle["workflows"] if key is None or w["key"] == key]
+        if not workflows:
+            raise ApiProblem(404, f"The bundle has no workflow {key!r}.")
+        spec = workflows[0]
+    elif isinstance(key, str):
+        try:
+            spec = ticket_dry_run.stored_workflow(company, key, version=version)
+        except bundles.BundleInvalid as exc:
+            raise ApiProblem(404, str(exc), problems=_problems(exc.problems)) from exc
+    else:
+        raise ApiProblem(400, "Give `workflow` (a key) or `bundle`.")
+    result = ticket_dry_run.run(
+        spec,
+        company=company,
+        ticket=request.get("ticket") or {},
+        outputs=request.get("outputs") or {},
+        responses=request.get("responses") or {},
+    )
+    return result.as_dict()
 
 
 def export_bundle(caller: Caller, workflow_keys: list[str] | None) -> dict[str, Any]:

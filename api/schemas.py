@@ -38,6 +38,9 @@ class BundleValidation(Schema):
 class ImportReport(Schema):
     created: dict[str, int]
     updated: dict[str, int]
+    unchanged: dict[str, int]
+    published: list[str]  # "key vN" for each workflow published as a new version
+    changed: bool
 
 
 class TicketType(Schema):

@@ -158,6 +158,24 @@ def import_bundle(request: HttpRequest) -> Any:
     return ops.import_bundle(caller(request), strictjson.loads(request.body or b"null"))
 
 
+@api.post(
+    "/workflows/dry-run",
+    response={200: dict[str, Any], **READ_ERRORS},
+    tags=["bundles"],
+    summary="Dry-run a workflow on sample data",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
+    },
+)
+def dry_run(request: HttpRequest) -> Any:
+    """Runs a stored workflow (`workflow` key; its draft, or `version`) or a bundle not
+    yet imported (`bundle`) on `ticket` data with form `outputs` and mocked action
+    `responses` by task key. Writes nothing and calls nothing; returns the path, each
+    condition with its value, each transform's input and output, and who each form task
+    would be assigned to. Scope `definitions:read`."""
+    return ops.dry_run(caller(request), strictjson.loads(request.body or b"null"))
+
+
 @api.get(
     "/bundles/export",
     response={200: dict[str, Any], **READ_ERRORS},

@@ -383,3 +383,43 @@ class DocsTests(ApiTestCase):
 
 def _ids(items: list[dict[str, Any]]) -> list[int]:
     return [int(i["id"]) for i in items]
+
+
+class DryRunApiTests(ApiTestCase):
+    def test_dry_run_stored_and_bundle_scoped_and_validated(self) -> None:
+        client = self.api(self.creator, ["definitions:read"])
+        r = client.post("/workflows/dry-run", {"workflow": self.workflow.key, "ticket": {"title": "x"}})
+        self.assertEqual(r.status_code, 200, r.content)
+        first = self.workflow_first_key()
+        self.assertEqual(r.json()["path"], [first])
+        self.assertEqual(r.json()["status"], "waiting")
+        r = client.post(
+            "/workflows/dry-run",
+            {"bundle": BUNDLE, "ticket": {"title": "x"}, "outputs": {"triage": {"severity": "low"}}},
+        )
+        self.assertEqual(r.status_code, 200, r.content)
+        self.assertEqual(r.json()["path"], ["triage", "fix"])
+        candidates = r.json()["steps"][0]["candidates"]
+        self.assertEqual(candidates[0]["to"], "fix")
+        with scopes_disabled():
+            self.assertFalse(WorkflowDefinition.objects.filter(key="it-support").exists())  # nothing imported
+        foreign = make_workflow(self.other, [{"key": "x"}], key="only-elsewhere")
+        self.assertEqual(
+            client.post("/workflows/dry-run", {"workflow": foreign.key, "ticket": {}}).status_code, 404
+        )
+        self.assertEqual(client.post("/workflows/dry-run", {"ticket": {}}).status_code, 400)
+        self.assertEqual(
+            client.post("/workflows/dry-run", {"workflow": self.workflow.key, "ticket": [1]}).status_code, 400
+        )
+        broken = json.loads(json.dumps(BUNDLE))
+        broken["workflows"][0]["transitions"][0]["to"] = "nowhere"
+        self.assertEqual(client.post("/workflows/dry-run", {"bundle": broken, "ticket": {}}).status_code, 400)
+        no_scope = self.api(self.creator, ["tickets:read"])
+        self.assertEqual(
+            no_scope.post("/workflows/dry-run", {"workflow": self.workflow.key, "ticket": {}}).status_code,
+            403,
+        )
+
+    def workflow_first_key(self) -> str:
+        with scopes_disabled():
+            return WorkflowDefinition.objects.get(pk=self.workflow.pk).start_task.key  # type: ignore[union-attr]

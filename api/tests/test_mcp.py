@@ -56,6 +56,16 @@ class McpLiveTests(TransactionTestCase):
                 out["invalid"] = structured(await client.call_tool("validate_bundle", {"bundle": broken}))
                 out["valid"] = structured(await client.call_tool("validate_bundle", {"bundle": BUNDLE}))
                 out["imported"] = structured(await client.call_tool("import_bundle", {"bundle": BUNDLE}))
+                out["dry"] = structured(
+                    await client.call_tool(
+                        "dry_run",
+                        {
+                            "workflow": "it-support",
+                            "ticket": {"title": "x"},
+                            "outputs": {"triage": {"severity": "low"}},
+                        },
+                    )
+                )
                 types = structured(await client.call_tool("list_ticket_types", {}))
                 out["types"] = types
                 tt = types["result"][0]
@@ -84,6 +94,7 @@ class McpLiveTests(TransactionTestCase):
             sorted(
                 [
                     "complete_task",
+                    "dry_run",
                     "export_bundle",
                     "get_task",
                     "get_ticket",
@@ -101,6 +112,9 @@ class McpLiveTests(TransactionTestCase):
         self.assertTrue(any(p["path"].startswith("$.workflows[0].key") for p in out["invalid"]["problems"]))
         self.assertEqual(out["valid"], {"valid": True, "problems": []})
         self.assertEqual(out["imported"]["created"]["workflows"], 1)
+        self.assertEqual(out["imported"]["published"], ["it-support v1"])
+        self.assertEqual(out["dry"]["path"], ["triage", "fix"])
+        self.assertEqual(out["dry"]["status"], "waiting")
         self.assertTrue(out["bad_output"].is_error)
         self.assertEqual(out["done"]["status"], TaskStatus.COMPLETED)
         with scopes_disabled():
