@@ -1,9 +1,10 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from api import keys
-from api.problems import problem
+from api.problems import PROBLEM_TYPE, problem
 
 API_PREFIX = "/api/v1/"
 
@@ -25,6 +26,9 @@ class ApiKeyMiddleware:
         request.api_key = None  # type: ignore[attr-defined]
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        return as_problem(self._call(request))
+
+    def _call(self, request: HttpRequest) -> HttpResponse:
         header = request.headers.get("Authorization", "")
         if not header:
             return self.get_response(request)
@@ -39,3 +43,20 @@ class ApiKeyMiddleware:
         request.api_key = resolved.key  # type: ignore[attr-defined]
         request.user = resolved.key.user
         return self.get_response(request)
+
+
+def as_problem(response: HttpResponse) -> HttpResponse:
+    """Errors answered outside the API's own handlers (an unknown path, a wrong method,
+    the upload limits' 413) are problem details too, not HTML pages."""
+    if response.status_code < 400 or response.get("Content-Type", "").startswith(PROBLEM_TYPE):
+        return response
+    detail = ""
+    if response.status_code == 413:
+        detail = (
+            f"The upload is too large: at most {settings.UPLOAD_MAX_FILES} files, "
+            f"{settings.UPLOAD_MAX_BYTES} bytes each, {settings.UPLOAD_MAX_REQUEST_BYTES} bytes in all."
+        )
+    converted = problem(response.status_code, detail)
+    if response.has_header("Allow"):
+        converted["Allow"] = response["Allow"]
+    return converted

@@ -230,7 +230,7 @@ def list_tickets(
     )
 
 
-@api.post("/tickets", response={201: s.Ticket, **WRITE_ERRORS}, tags=["tickets"])
+@api.post("/tickets", response={201: s.Ticket, **WRITE_ERRORS, 413: s.Problem}, tags=["tickets"])
 def submit_ticket(
     request: HttpRequest,
     type: Form[Key],

@@ -203,6 +203,23 @@ class TicketTests(ApiTestCase):
         with scopes_disabled():
             self.assertEqual(Ticket.objects.count(), 0)
 
+    @override_settings(UPLOAD_MAX_FILES=1)
+    def test_upload_limits_answer_a_problem(self) -> None:
+        files = [SimpleUploadedFile(f"{i}.txt", b"x") for i in range(2)]
+        r = self.api(self.submitter).post_multipart(
+            "/tickets", {"type": self.ticket_type.key, "data": "{}", "attachments": files}
+        )
+        self.assertEqual(r.status_code, 413)
+        self.assertEqual(r["Content-Type"], PROBLEM)
+        self.assertIn("at most 1 files", r.json()["detail"])
+
+    def test_unknown_paths_and_methods_are_problems(self) -> None:
+        client = self.api(self.submitter)
+        r = client.get("/nowhere")
+        self.assertEqual((r.status_code, r["Content-Type"]), (404, PROBLEM))
+        r = client.client.delete("/api/v1/tickets", headers=client.headers)
+        self.assertEqual((r.status_code, r["Content-Type"]), (405, PROBLEM))
+
     def test_unknown_and_foreign_types_are_404(self) -> None:
         client = self.api(self.submitter)
         for key in ("nope", self.other_type.key):
