@@ -21,6 +21,7 @@ from django.db.models import ProtectedError
 
 from accounts.models import Company, CompanyRole, User
 from tickets.models import TicketType
+from workflows import jsonsafe
 from workflows.dry_run import FAILED, dry_run
 from workflows.lint import ERROR, WARNING, lint_workflow
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
@@ -117,11 +118,37 @@ def bundle_text(bundle: dict[str, Any]) -> str:
     return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
 
 
-def parse(text: str | bytes) -> dict[str, Any]:
+# One size limit for every entry point (admin upload and paste, CLI).
+MAX_BUNDLE_BYTES = 2 * 1024 * 1024
+
+
+def decode(raw: bytes) -> str:
+    """Bundle bytes as text: within the size limit and UTF-8, never repaired."""
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise BundleInvalid(
+            [Problem("$", f"The bundle is larger than {MAX_BUNDLE_BYTES // 1024 // 1024} MiB.")]
+        )
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise BundleInvalid([Problem("$", f"Not valid JSON: {exc}")]) from exc
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleInvalid(
+            [Problem("$", f"The bundle is not UTF-8 (invalid byte at offset {exc.start}); nothing was read.")]
+        ) from exc
+
+
+def parse(text: str | bytes) -> dict[str, Any]:
+    """A bundle document, parsed strictly (workflows.jsonsafe: no NaN, NUL, lone
+    surrogates, out-of-range numbers or nesting deeper than its limit)."""
+    if isinstance(text, bytes):
+        text = decode(text)
+    elif len(text) > MAX_BUNDLE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BUNDLE_BYTES:
+        raise BundleInvalid(
+            [Problem("$", f"The bundle is larger than {MAX_BUNDLE_BYTES // 1024 // 1024} MiB.")]
+        )
+    try:
+        data = jsonsafe.loads(text)
+    except jsonsafe.JSONRefused as exc:
+        raise BundleInvalid([Problem(exc.path, exc.message)]) from exc
     if not isinstance(data, dict):
         raise BundleInvalid([Problem("$", "A bundle is a JSON object.")])
     return data
@@ -135,6 +162,9 @@ def validate(bundle: Any, *, company: Company | None = None) -> list[Problem]:
 
 def check(bundle: Any, *, company: Company | None = None) -> list[Problem]:
     """Every error and warning in `bundle`, errors first."""
+    refused = jsonsafe.problem(bundle)  # a bundle built in code, not parsed here
+    if refused is not None:
+        return [Problem(refused.path, refused.message)]
     validator = jsonschema.Draft202012Validator(bundle_schema())
     problems = [
         Problem(_path(e.absolute_path), e.message)

@@ -3,8 +3,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django_jsonform.forms.fields import JSONFormField
 
+from workflows import jsonsafe
 from workflows.schemas import fill_form_schema, unfill_form_schema
 
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
@@ -53,6 +55,25 @@ class SchemaField(JSONFormField):
         if self.fill is not None and not isinstance(value, str):
             value = self.fill(value)
         return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> Any:
+        # Strict parsing (NaN, NUL, lone surrogates, deep nesting refused) instead of
+        # json.loads, which accepts NaN and overflows the stack on deep nesting.
+        if isinstance(value, str) and value.strip():
+            try:
+                return jsonsafe.loads(value)
+            except jsonsafe.JSONRefused as exc:
+                raise forms.ValidationError(str(exc), code="invalid") from exc
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Re-shown as typed when refused (Django's version re-parses with json.loads).
+        if self.disabled or data is None or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return jsonsafe.loads(data)
+        except jsonsafe.JSONRefused:
+            return InvalidJSONInput(data)
 
     def clean(self, value: Any) -> Any:
         cleaned = super().clean(value)

@@ -20,6 +20,8 @@ from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
+from workflows import jsonsafe
+
 SIGNATURE_HEADER = "X-TicketFlower-Signature"
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -248,7 +250,7 @@ def _interpret(url: str, response: requests.Response, raw: bytes) -> ActionRespo
     if not 200 <= status < 300:
         raise ActionError(f"HTTP {status} from {url}.", transient=False)
     try:
-        parsed = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise ActionError(f"Response is not JSON: {exc}", transient=False) from exc
+        parsed = jsonsafe.loads(raw) if raw.strip() else {}
+    except jsonsafe.JSONRefused as exc:
+        raise ActionError(f"Response is not acceptable JSON: {exc}", transient=False) from exc
     return ActionResponse(status=status, headers=dict(response.headers), body=parsed)

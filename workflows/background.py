@@ -239,9 +239,19 @@ class CallbackOutcome(enum.Enum):
     CONFLICT = 409
 
 
-def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> CallbackOutcome:
-    """The external system's answer to an ASYNC_ACTION. The token is the only
-    credential: unknown task and wrong token are indistinguishable (404)."""
+@dataclass(frozen=True)
+class CallbackCaller:
+    """Who a callback's bearer token authenticates: one task of one company."""
+
+    task_id: int
+    company_id: int
+
+
+def authenticate_callback(*, task_uuid: UUID, token: str) -> CallbackCaller | None:
+    """The token is the only credential: unknown task and wrong token are
+    indistinguishable (None). Runs before the body is even read."""
+    if not token:
+        return None
     with scopes_disabled():
         found = (
             TaskInstance.objects.filter(uuid=task_uuid)
@@ -249,12 +259,17 @@ def accept_callback(*, task_uuid: UUID, token: str, payload: dict[str, Any]) -> 
             .first()
         )
     if found is None:
-        return CallbackOutcome.NOT_FOUND
+        return None
     task_id, company_id, token_hash = found
     if not token_hash or not hmac.compare_digest(engine.hash_token(token), token_hash):
-        return CallbackOutcome.NOT_FOUND
-    with company_scope(company_id), transaction.atomic():
-        instance, task = engine.lock_task(task_id)
+        return None
+    return CallbackCaller(task_id=task_id, company_id=company_id)
+
+
+def accept_callback(*, caller: CallbackCaller, token: str, payload: dict[str, Any]) -> CallbackOutcome:
+    """The external system's answer to an ASYNC_ACTION (`payload`: checked JSON)."""
+    with company_scope(caller.company_id), transaction.atomic():
+        instance, task = engine.lock_task(caller.task_id)
         # Again on the locked row: a retry may have issued a new token meanwhile.
         if not task.callback_token_hash or not hmac.compare_digest(
             engine.hash_token(token), task.callback_token_hash

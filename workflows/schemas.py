@@ -1,9 +1,12 @@
 """JSON Schemas for the JSON columns whose shape is known. Used by the django-jsonform
 widgets in the admin and by server-side validation (bundles, forms)."""
 
+import re
 from typing import Any
 
 import jsonschema
+
+from workflows import jsonsafe
 
 EXT_REF_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -125,6 +128,9 @@ def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dic
     The one mapping of jsonschema errors, for ticket data and task outputs alike."""
     if not isinstance(data, dict):
         return {"": [f"{what} must be a JSON object."]}
+    refused = jsonsafe.problem(data)
+    if refused is not None:  # before jsonschema: it recurses, and the database would refuse it
+        return {field_path(refused.path): [refused.message]}
     if not schema:
         return {}
     errors: dict[str, list[str]] = {}
@@ -150,3 +156,8 @@ def unfill_form_schema(schema: Any) -> Any:
     ):
         return {}
     return schema
+
+
+def field_path(json_path: str) -> str:
+    """ "$.items[0].name" -> "items.0.name" (the form's field paths; "" for the whole)."""
+    return re.sub(r"\[(\d+)\]", r".\1", json_path).removeprefix("$").removeprefix(".")

@@ -35,7 +35,15 @@ from tickets.admin.resources import (
     TransitionResource,
     WorkflowResource,
 )
-from tickets.bundles import BundleInvalid, check, export_bundle, import_bundle, parse
+from tickets.bundles import (
+    MAX_BUNDLE_BYTES,
+    BundleInvalid,
+    check,
+    decode,
+    export_bundle,
+    import_bundle,
+    parse,
+)
 from tickets.diagrams import workflow_diagram
 from tickets.dry_run import run as run_dry
 from tickets.dry_run import stored_workflow
@@ -139,9 +147,10 @@ class BundleUploadForm(forms.Form):
         data = super().clean() or {}
         upload = data.get("file")
         if upload:
-            if upload.size > 2 * 1024 * 1024:
-                raise forms.ValidationError("The bundle is larger than 2 MiB.")
-            data["text"] = upload.read().decode("utf-8", errors="replace")
+            try:  # the shared limit and strict UTF-8 (read one byte past the limit at most)
+                data["text"] = decode(upload.read(MAX_BUNDLE_BYTES + 1))
+            except BundleInvalid as exc:
+                raise forms.ValidationError([p.message for p in exc.problems]) from exc
         if not data.get("text"):
             raise forms.ValidationError("Choose a file or paste a bundle.")
         return data
@@ -355,7 +364,8 @@ class WorkflowDefinitionAdmin(
                 problems=problems,
                 warnings=[p for p in found if p.severity != ERROR],
                 bundle_text=text,
-                summary=_summary(bundle) if bundle else None,
+                # The summary reads the structure, so only a bundle without problems gets one.
+                summary=_summary(bundle) if bundle is not None and not problems else None,
             )
             if not problems and request.POST.get("confirm") == "1" and bundle is not None:
                 try:

@@ -3,6 +3,7 @@
 from django.core.management.base import CommandError
 
 from accounts.models import Company
+from tickets.bundles import MAX_BUNDLE_BYTES, decode
 
 
 def resolve_company(value: str) -> Company:
@@ -19,8 +20,10 @@ def resolve_company(value: str) -> Company:
 
 
 def read_file(path: str) -> str:
+    """The bundle's text: the admin's size limit, strict UTF-8 (BundleInvalid)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
+    return decode(raw)
