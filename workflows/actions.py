@@ -252,5 +252,5 @@ def _interpret(url: str, response: requests.Response, raw: bytes) -> ActionRespo
     try:
         parsed = jsonsafe.loads(raw) if raw.strip() else {}
     except jsonsafe.JSONRefused as exc:
-        raise ActionError(f"Response is not acceptable JSON: {exc}", transient=False) from exc
+        raise ActionError(f"Response is not JSON we can store: {exc}", transient=False) from exc
     return ActionResponse(status=status, headers=dict(response.headers), body=parsed)
