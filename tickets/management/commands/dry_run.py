@@ -7,17 +7,18 @@ from accounts.tenancy import company_scope
 from tickets import dry_run
 from tickets.bundles import BundleInvalid, parse
 from tickets.management.commands._bundle_args import read_file, resolve_company
+from workflows import jsonsafe
 
 
 def _json(value: str | None, name: str) -> dict[str, Any]:
     """Inline JSON, or @path to a JSON file."""
     if not value:
         return {}
-    text = read_file(value[1:]) if value.startswith("@") else value
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CommandError(f"--{name}: not valid JSON: {exc}") from exc
+        text = read_file(value[1:]) if value.startswith("@") else value
+        data = jsonsafe.loads(text)
+    except (BundleInvalid, jsonsafe.JSONRefused) as exc:
+        raise CommandError(f"--{name}: not acceptable JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise CommandError(f"--{name}: a JSON object is expected.")
     return data

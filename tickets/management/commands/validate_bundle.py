@@ -21,10 +21,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, file: str, company: str | None = None, **options: Any) -> None:
-        text = read_file(file)
         target = resolve_company(company) if company else None
         try:
-            bundle = parse(text)
+            bundle = parse(read_file(file))
             if target is not None:
                 with company_scope(target):
                     problems = check(bundle, company=target)
