@@ -190,6 +190,9 @@ class VersionAdminTests(TestCase):
             self.assertEqual(WorkflowVersion.objects.filter(workflow=self.draft).count(), 2)
         response = self.client.post(self.url, {"operation": "publish"}, follow=True)
         self.assertContains(response, "nothing published")
+        # The finding "Version stays 1 after every update": the list shows the published one.
+        listing = self.client.get(reverse("admin:workflows_workflowdefinition_changelist"))
+        self.assertRegex(listing.content.decode(), r'class="field-published[^"]*"[^>]*>\s*v2\s*<')
         diff_page = self.client.get(self.url, {"a": 1, "b": 2})
         self.assertContains(diff_page, "+          &quot;title&quot;: &quot;Accept it&quot;,")
         export = self.client.get(self.url, {"export": 1})
