@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate seed lint typecheck unit clean
+.PHONY: run test install install-dev migrate seed lint typecheck unit clean bench-deps
 
 $(BIN)/python:
 	@test -n "$(PY)" || (echo "Python $(PYTHON_VERSION) not found (install it with pyenv)"; exit 1)
@@ -54,6 +54,10 @@ unit: install-dev
 	TESTING=true $(BIN)/python manage.py test --noinput $(TESTS)
 
 test: lint typecheck unit
+
+# The HTTP benchmark's load generator (bench/http.py), from Debian.
+bench-deps: install
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 clean:
 	rm -rf $(VENV) staticfiles test_db.sqlite3

@@ -51,6 +51,14 @@ class UserAdminForm(forms.ModelForm):
         return email
 
 
+def _people_autocomplete(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    if match is None or match.url_name != "autocomplete":
+        return False
+    app_label, model_name = request.GET.get("app_label", ""), request.GET.get("model_name", "")
+    return bool(app_label and model_name) and request.user.has_perm(f"{app_label}.view_{model_name}")
+
+
 @admin.register(User)
 class UserAdmin(CompanyAdmin):
     form = UserAdminForm
@@ -63,6 +71,14 @@ class UserAdmin(CompanyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("groups")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Person filters (e.g. a task's assignee) search people through the admin's
+        # autocomplete endpoint: whoever may view the source list may search its people
+        # (of their own company: get_queryset scopes), without the user admin itself.
+        if obj is None and _people_autocomplete(request):
+            return True
+        return super().has_view_permission(request, obj)
 
     @admin.display(description="Roles")
     def roles_display(self, obj: User) -> str:

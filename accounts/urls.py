@@ -44,7 +44,7 @@ urlpatterns = [
             token_generator=invite_tokens,
             template_name="accounts/invite_accept.html",
             post_reset_login=True,
-            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+            post_reset_login_backend="accounts.backends.UserBackend",
             success_url=reverse_lazy("home"),
         ),
         name="invite_accept",

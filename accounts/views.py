@@ -22,7 +22,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.UserBackend")
         messages.success(request, f"Welcome to TicketFlower, {user.get_short_name()}.")
         return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})

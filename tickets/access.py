@@ -94,16 +94,16 @@ def may_open_task_pages(user: Any) -> bool:
 
 
 def submittable_types(user: Any) -> QuerySet[TicketType]:
-    """Types open to everyone in the company, or shared with one of the user's roles."""
+    """Types open to everyone in the company, or shared with one of the user's roles. One
+    query: the role test is a pair of EXISTS subqueries (no DISTINCT, no role prefetch)."""
     if not may_submit_tickets(user):
         return TicketType.objects.none()
-    role_ids = list(user.company_roles.values_list("pk", flat=True))
     # EXISTS rather than a join + DISTINCT: no duplicates, and DISTINCT cannot compare
     # the `json` columns (ordered JSON, see workflows/fields.py).
     shares = TicketType.company_roles.through.objects.filter(tickettype_id=OuterRef("pk"))
     return (
         in_company(user, TicketType.objects.all())
-        .filter(~Exists(shares) | Exists(shares.filter(companyrole_id__in=role_ids)))
+        .filter(~Exists(shares) | Exists(shares.filter(companyrole__users=user)))
         .order_by("title")
     )
 

@@ -2,7 +2,7 @@
 aggregate queries, whatever the number of rows."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count
@@ -10,6 +10,7 @@ from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import User
 from tickets import access
 from tickets.models import ErrorStatus, Ticket, TicketError
 from workflows.models import (
@@ -17,6 +18,7 @@ from workflows.models import (
     OPEN_TASK_STATUSES,
     TaskInstance,
     TaskType,
+    WorkflowInstance,
     WorkflowStatus,
 )
 
@@ -24,33 +26,46 @@ DAYS = 14
 
 
 def dashboard_figures(request: HttpRequest) -> dict[str, Any]:
+    """Every figure is an index range read (see ARCHITECTURE.md "Performance"): counts over
+    open work or a 14-day window, never over the company's whole history."""
     user = request.user
     if not user.has_perm("tickets.view_ticket"):  # type: ignore[union-attr]
         return {}
-    tickets = access.backoffice(request.user, Ticket.objects.all())
-    tasks = access.backoffice(request.user, TaskInstance.objects.filter(status__in=OPEN_TASK_STATUSES))
     labels = dict(WorkflowStatus.choices)
-    by_status = {
-        row["workflow_instance__status"]: row["n"]
-        for row in tickets.filter(workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES)
-        .values("workflow_instance__status")
-        .annotate(n=Count("id"))
-    }
-    per_worker = list(
-        tasks.filter(assigned_to__isnull=False)
-        .values("assigned_to__email", "assigned_to__first_name", "assigned_to__last_name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "assigned_to__email")[:20]
+    # wfi_company_status: an index-only count of the active statuses (every instance
+    # belongs to one ticket).
+    by_status = dict(
+        access.backoffice(request.user, WorkflowInstance.objects.filter(status__in=ACTIVE_WORKFLOW_STATUSES))
+        .order_by()
+        .values("status")
+        .annotate(n=Count("*"))
+        .values_list("status", "n")
     )
+    # task_open_per_company: open tasks grouped by assignee, names fetched for the top 20.
+    tasks = access.backoffice(
+        request.user, TaskInstance.objects.filter(status__in=OPEN_TASK_STATUSES)
+    ).order_by()
+    top = list(
+        tasks.filter(assigned_to__isnull=False)
+        .values("assigned_to")
+        .annotate(n=Count("*"))
+        .order_by("-n", "assigned_to")
+        .values_list("assigned_to", "n")[:20]
+    )
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=[pk for pk, _ in top])}
+    # ticket_company_date: a range from local midnight DAYS-1 days ago; the day of each
+    # ticket is computed only for the rows in that range.
     today = timezone.localdate()
     start = today - timedelta(days=DAYS - 1)
-    per_day = {
-        row["day"]: row["n"]
-        for row in tickets.filter(created_at__date__gte=start)
+    since = timezone.make_aware(datetime.combine(start, time.min))
+    per_day = dict(
+        access.backoffice(request.user, Ticket.objects.filter(created_at__gte=since))
+        .order_by()
         .annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(n=Count("id"))
-    }
+        .annotate(n=Count("*"))
+        .values_list("day", "n")
+    )
     days = [start + timedelta(days=i) for i in range(DAYS)]
     chart = {
         "labels": [d.strftime("%b %d") for d in days],
@@ -58,14 +73,7 @@ def dashboard_figures(request: HttpRequest) -> dict[str, Any]:
     }
     return {
         "tf_by_status": [(labels[s], by_status.get(s, 0)) for s in ACTIVE_WORKFLOW_STATUSES],
-        "tf_per_worker": [
-            (
-                f"{r['assigned_to__first_name']} {r['assigned_to__last_name']}".strip()
-                or r["assigned_to__email"],
-                r["n"],
-            )
-            for r in per_worker
-        ],
+        "tf_per_worker": [(names.get(pk, f"#{pk}"), n) for pk, n in top],
         "tf_unassigned": tasks.filter(
             assigned_to__isnull=True, task_definition__task_type=TaskType.FORM
         ).count(),

@@ -40,15 +40,25 @@ class Ticket(CompanyOwned):
     )
     title = models.CharField(max_length=255, blank=True)
     data = OrderedJSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    # Indexed by ticket_submitter_date (submitter first), which also serves the foreign key.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # False once the workflow finished (completed or cancelled; final). A copy of the
+    # instance's state kept by tickets.receivers, so "my active tickets" is one index range.
+    is_active = models.BooleanField(default=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Each list's filter then its full order (the id breaks ties), so a page is an
+        # index range read with no sort; see ARCHITECTURE.md "Performance".
         indexes = [
-            models.Index(fields=["created_by", "-created_at"], name="ticket_submitter_date"),
-            models.Index(fields=["company", "-created_at"], name="ticket_company_date"),
+            models.Index(
+                fields=["created_by", "is_active", "-created_at", "-id"], name="ticket_submitter_date"
+            ),
+            models.Index(fields=["company", "-created_at", "-id"], name="ticket_company_date"),
         ]
 
     def __str__(self) -> str:
@@ -81,7 +91,9 @@ class TicketError(CompanyOwned):
                 fields=["company", "ticket"],
                 name="ticketerror_open",
                 condition=~Q(status="RESOLVED"),
-            )
+            ),
+            models.Index(fields=["company", "-created_at", "-id"], name="ticketerror_company_date"),
+            models.Index(fields=["company", "status", "-created_at", "-id"], name="ticketerror_status_date"),
         ]
 
     def __str__(self) -> str:
@@ -115,7 +127,8 @@ class FileUpload(CompanyOwned):
 
 
 class TimelineEvent(CompanyOwned):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timeline")
+    # Indexed by ticket_timeline (ticket first), which also serves the foreign key.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timeline", db_index=False)
     task_instance = models.ForeignKey(
         TaskInstance, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -129,6 +142,7 @@ class TimelineEvent(CompanyOwned):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="timeline_ticket_date")]
 
     def __str__(self) -> str:
         return self.message

@@ -1,16 +1,38 @@
 """Records the engine's events on the ticket side (see workflows.signals)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import User
 from tickets.models import ErrorStatus, Ticket, TicketError, TimelineEvent
-from workflows.models import TaskInstance, WorkflowInstance
+from workflows.models import FINISHED_WORKFLOW_STATUSES, TaskInstance, WorkflowInstance
 from workflows.signals import workflow_event
 
 # Engine events after which the ticket's open errors count as dealt with.
 _RESOLVING_KINDS = {"retried": "Retried", "completed_by_hand": "Step completed by hand"}
+
+# Set by `batched_events` while a service that knows the ticket drives the engine.
+_batch: ContextVar[tuple[Ticket, list[TimelineEvent]] | None] = ContextVar("tf_event_batch", default=None)
+
+
+@contextmanager
+def batched_events(ticket: Ticket) -> Iterator[None]:
+    """Inside the caller's transaction: the engine's events for `ticket` need no lookup of
+    the ticket and are written in one INSERT when the block ends (a failure inside
+    discards them with the rest of the transaction)."""
+    events: list[TimelineEvent] = []
+    token = _batch.set((ticket, events))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if events:
+        TimelineEvent.objects.bulk_create(events)
 
 
 @receiver(workflow_event)
@@ -27,10 +49,15 @@ def record_workflow_event(
     stack_trace: str,
     **kwargs: Any,
 ) -> None:
-    ticket = Ticket._base_manager.filter(workflow_instance=instance).only("pk", "company_id").first()
+    batch = _batch.get()
+    if batch is not None and batch[0].workflow_instance_id == instance.pk:
+        ticket: Ticket | None = batch[0]
+    else:
+        batch = None
+        ticket = Ticket._base_manager.filter(workflow_instance=instance).only("pk", "company_id").first()
     if ticket is None:  # an instance not started by a ticket (e.g. a bare engine test)
         return
-    TimelineEvent.objects.create(
+    event = TimelineEvent(
         company_id=ticket.company_id,
         ticket=ticket,
         task_instance=task_instance,
@@ -39,6 +66,10 @@ def record_workflow_event(
         actor=actor,
         data=data,
     )
+    if batch is not None:
+        batch[1].append(event)
+    else:
+        event.save()
     if error_type:
         TicketError.objects.create(
             company_id=ticket.company_id,
@@ -53,3 +84,15 @@ def record_workflow_event(
         TicketError._base_manager.filter(ticket=ticket).exclude(status=ErrorStatus.RESOLVED).update(
             status=ErrorStatus.RESOLVED, resolution_notes=note
         )
+
+
+@receiver(post_save, sender=WorkflowInstance)
+def archive_finished_ticket(
+    sender: Any, *, instance: WorkflowInstance, created: bool, update_fields: Any, **kwargs: Any
+) -> None:
+    """Keeps Ticket.is_active: a finished workflow (final: nothing restarts one) moves its
+    ticket to the archive. Costs a query only on the save that finishes it."""
+    if created or (update_fields is not None and "status" not in update_fields):
+        return
+    if instance.status in FINISHED_WORKFLOW_STATUSES:
+        Ticket._base_manager.filter(workflow_instance_id=instance.pk, is_active=True).update(is_active=False)

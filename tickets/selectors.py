@@ -14,7 +14,6 @@ from tickets.forms import choices_of
 from tickets.models import ErrorStatus, Ticket
 from workflows.models import (
     ACTIVE_WORKFLOW_STATUSES,
-    FINISHED_WORKFLOW_STATUSES,
     TaskDefinition,
     TaskInstance,
 )
@@ -22,39 +21,60 @@ from workflows.selectors import open_task_count
 
 
 def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Ticket]:
-    statuses = FINISHED_WORKFLOW_STATUSES if archived else ACTIVE_WORKFLOW_STATUSES
-    qs = access.own_tickets(user).filter(workflow_instance__status__in=statuses)
+    qs = access.own_tickets(user).filter(is_active=not archived)
     search = search.strip()
     if search:
         q = Q(title__icontains=search) | Q(ticket_type__title__icontains=search)
         if search.lstrip("#").isdigit():
             q |= Q(pk=int(search.lstrip("#")))
         qs = qs.filter(q)
-    return qs.select_related(
-        "ticket_type",
-        "workflow_instance",
-        "workflow_instance__current_task",
-    ).order_by("-created_at", "-id")
+    # Paged by tickets.paging on (created_at, id): the ticket_submitter_date index.
+    return qs
+
+
+def ticket_list_columns(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What the list shows, and only that: no JSON document is read or decoded per row."""
+    return qs.select_related("ticket_type", "workflow_instance").only(
+        "id",
+        "company_id",
+        "title",
+        "created_at",
+        "ticket_type__title",
+        "workflow_instance__status",
+        "workflow_instance__updated_at",
+    )
+
+
+# Navigation counts stop here ("99+"): a bounded count reads at most this many index
+# entries, whatever the user's history.
+COUNT_CAP = 100
 
 
 def active_ticket_count(user: User) -> int:
-    return access.own_tickets(user).filter(workflow_instance__status__in=ACTIVE_WORKFLOW_STATUSES).count()
+    """The user's active tickets, counted up to COUNT_CAP."""
+    return access.own_tickets(user).filter(is_active=True).order_by().values("pk")[:COUNT_CAP].count()
 
 
 def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance | None]]:
     """Pairs each ticket with its newest task (one query for the whole page)."""
     instance_ids = [t.workflow_instance_id for t in tickets]
     latest: dict[int, TaskInstance] = {}
-    for task in (
+    tasks = (
         TaskInstance.objects.filter(workflow_instance_id__in=instance_ids)
         .select_related("task_definition", "assigned_to")
+        .only(
+            "id",
+            "workflow_instance_id",
+            "created_at",
+            "status",
+            "task_definition__title",
+            "assigned_to__email",
+            "assigned_to__first_name",
+            "assigned_to__last_name",
+        )
         .order_by("workflow_instance_id", "-created_at", "-id")
-        .distinct("workflow_instance_id")
-        if connection.vendor == "postgresql"
-        else TaskInstance.objects.filter(workflow_instance_id__in=instance_ids)
-        .select_related("task_definition", "assigned_to")
-        .order_by("workflow_instance_id", "-created_at", "-id")
-    ):
+    )
+    for task in tasks.distinct("workflow_instance_id") if connection.vendor == "postgresql" else tasks:
         latest.setdefault(task.workflow_instance_id, task)
     return [(t, latest.get(t.workflow_instance_id)) for t in tickets]
 
@@ -172,5 +192,5 @@ def landing_summary(user: User) -> LandingSummary:
         is_worker=is_worker,
         is_backoffice=user.is_staff,
         active_tickets=active_ticket_count(user) if can_submit else None,
-        open_tasks=open_task_count(user) if is_worker else None,
+        open_tasks=open_task_count(user, cap=COUNT_CAP) if is_worker else None,
     )

@@ -12,6 +12,7 @@ from django.db import transaction
 from accounts.models import User
 from tickets import access, versions
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TicketType
+from tickets.receivers import batched_events
 from workflows import services as engine_services
 from workflows.schemas import schema_errors
 
@@ -85,7 +86,8 @@ def submit_ticket(
                 )
                 stored.append(default_storage.save(storage_path(row), upload))
                 row.save()
-            engine_services.start_instance(instance=instance, actor=user)
+            with batched_events(ticket):
+                engine_services.start_instance(instance=instance, actor=user, fresh=True)
     except BaseException:
         for path in stored:  # the rows rolled back; do not leave orphaned files
             default_storage.delete(path)

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -11,9 +11,10 @@ from accounts.models import User
 from accounts.services import set_availability
 from tickets import access
 from tickets.forms import SchemaForm
+from tickets.paging import keyset_page
 from tickets.selectors import labelled_data, task_input_rows
 from workflows import services
-from workflows.models import TaskType
+from workflows.models import TaskInstance, TaskType
 
 
 def _user(request: HttpRequest) -> User:
@@ -23,14 +24,32 @@ def _user(request: HttpRequest) -> User:
 workers_only = access.page_requires(access.may_work_tasks, "This page needs the task worker role.")
 
 
+def _task_list_columns(qs: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:
+    """What the list shows, and only that: no JSON document per row."""
+    return qs.select_related("task_definition", "workflow_instance__ticket__ticket_type").only(
+        "id",
+        "company_id",
+        "status",
+        "created_at",
+        "task_definition__title",
+        "workflow_instance__company_id",
+        "workflow_instance__ticket__title",
+        "workflow_instance__ticket__company_id",
+        "workflow_instance__ticket__ticket_type__title",
+    )
+
+
 @workers_only
 def task_list(request: HttpRequest) -> HttpResponse:
-    tasks = (
-        access.open_tasks_for(_user(request))
-        .select_related("task_definition", "workflow_instance__ticket__ticket_type")
-        .order_by("created_at", "id")
+    page = keyset_page(
+        access.open_tasks_for(_user(request)),
+        key="created_at",
+        newest_first=False,
+        size=25,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        load=_task_list_columns,
     )
-    page = Paginator(tasks, 25).get_page(request.GET.get("page"))
     return render(request, "workflows/task_list.html", {"page": page})
 
 

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -13,6 +12,7 @@ from accounts.models import User
 from tickets import access, diagrams, selectors, services
 from tickets.forms import TicketForm
 from tickets.models import FileUpload
+from tickets.paging import keyset_page
 from workflows.services import StateConflict
 
 PAGE_SIZE = 20
@@ -40,7 +40,9 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
     user = _user(request)
-    ticket_type = get_object_or_404(access.submittable_types(user), pk=type_id)
+    ticket_type = get_object_or_404(
+        access.submittable_types(user).select_related("workflow__start_task"), pk=type_id
+    )
     form = TicketForm(request.POST or None, request.FILES or None, schema=ticket_type.fields, label="Details")
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,8 +69,16 @@ def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
 def _ticket_list(request: HttpRequest, *, archived: bool) -> HttpResponse:
     search = request.GET.get("q", "")
     qs = selectors.ticket_list(_user(request), archived=archived, search=search)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.with_current_tasks(list(page.object_list))
+    page = keyset_page(
+        qs,
+        key="created_at",
+        newest_first=True,
+        size=PAGE_SIZE,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        load=selectors.ticket_list_columns,
+    )
+    rows = selectors.with_current_tasks(page.rows)
     return render(
         request,
         "tickets/list.html",

@@ -5,9 +5,8 @@ Concurrency: the caller's transaction locks the company row first, so assignment
 one company are serialised and two tasks never read the same "fewest" count."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,10 +30,6 @@ class AssignmentDecision:
         )
 
 
-# Sorts before any real time: never-assigned workers come first, then by id.
-NEVER = datetime.min.replace(tzinfo=UTC)
-
-
 def available_workers(company_id: int) -> QuerySet[User]:
     return User.objects.filter(
         company_id=company_id,
@@ -46,7 +41,8 @@ def available_workers(company_id: int) -> QuerySet[User]:
 
 def choose_worker(company_id: int) -> AssignmentDecision:
     # A correlated count per worker reads only the partial index of open tasks, so
-    # the cost follows open work, not the company's whole task history.
+    # the cost follows open work, not the company's whole task history. The order and the
+    # number of candidates come from the database: one row, whatever the headcount.
     open_count = (
         TaskInstance.objects.filter(assigned_to=OuterRef("pk"), status__in=OPEN_TASK_STATUSES)
         .order_by()
@@ -54,38 +50,34 @@ def choose_worker(company_id: int) -> AssignmentDecision:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    workers = list(
-        available_workers(company_id).annotate(
+    best = (
+        available_workers(company_id)
+        .annotate(
             open_count=Coalesce(Subquery(open_count, output_field=IntegerField()), 0),
-            last_assigned=F("last_assigned_at"),
+            candidates=Window(Count("pk")),
         )
+        .order_by("open_count", F("last_assigned_at").asc(nulls_first=True), "pk")
+        .first()
     )
-    if not workers:
+    if best is None:
         return AssignmentDecision(user=None, open_tasks=None, candidates=0)
-    # Ordered in Python: databases disagree on where NULL (never assigned) sorts.
-    best = min(
-        workers,
-        key=lambda w: (
-            w.open_count,  # type: ignore[attr-defined]
-            w.last_assigned or NEVER,  # type: ignore[attr-defined]
-            w.pk,
-        ),
-    )
     return AssignmentDecision(
         user=best,
         open_tasks=best.open_count,  # type: ignore[attr-defined]
-        candidates=len(workers),
+        candidates=best.candidates,  # type: ignore[attr-defined]
     )
 
 
 def assign(task: TaskInstance) -> AssignmentDecision:
-    """Assigns `task` (unsaved changes are saved). Must run inside a transaction."""
+    """Assigns `task`. Must run inside a transaction. A saved task is updated; an unsaved
+    one only gets its fields set (the caller's INSERT writes them)."""
     Company.objects.select_for_update(of=("self",)).filter(pk=task.company_id).first()
     decision = choose_worker(task.company_id)
     now = timezone.now()
     task.assigned_to = decision.user
     task.assigned_at = now if decision.user else None
-    task.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+    if task.pk is not None:
+        task.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
     if decision.user is not None:
         User.objects.filter(pk=decision.user.pk).update(last_assigned_at=now)
     return decision

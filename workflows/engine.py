@@ -39,8 +39,10 @@ from workflows.signals import action_ready, workflow_event
 # that many tickets share is ever locked.
 
 
-def lock_instance(instance_id: int) -> WorkflowInstance:
-    return WorkflowInstance.objects.select_for_update(of=("self",)).get(pk=instance_id)
+def lock_instance(instance_id: int, *, related: tuple[str, ...] = ()) -> WorkflowInstance:
+    """Locks the instance row only; `related` rows come along in the same query, unlocked."""
+    qs = WorkflowInstance.objects.select_for_update(of=("self",))
+    return (qs.select_related(*related) if related else qs).get(pk=instance_id)
 
 
 @overload
@@ -167,20 +169,23 @@ def enter_task(
         )
         return None
     instance.current_task = task_def
-    instance.save(update_fields=["current_task", "updated_at"])
-    set_status(instance, WorkflowStatus.IN_PROGRESS)
-    task = TaskInstance.objects.create(
+    instance.status = WorkflowStatus.IN_PROGRESS
+    instance.hold_reason = ""
+    instance.save(update_fields=["current_task", "status", "hold_reason", "automated_steps", "updated_at"])
+    task = TaskInstance(
         company_id=instance.company_id,
         workflow_instance=instance,
         task_definition=task_def,
         status=TaskStatus.OPEN,
         input_data=input_data,
     )
+    # A form task gets its assignee before its INSERT: one write instead of two.
+    decision = None if task_def.is_action else assignment.assign(task)
+    task.save(force_insert=True)
     emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
-    if task_def.is_action:
+    if decision is None:
         request_action(task)
     else:
-        decision = assignment.assign(task)
         emit(
             instance,
             "assigned",

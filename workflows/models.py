@@ -250,12 +250,14 @@ class TaskInstance(CompanyOwned):
     status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     input_data = models.JSONField(default=dict, blank=True)
     output_data = models.JSONField(null=True, blank=True)
+    # Indexed by task_assignee_date (assignee first), which also serves the foreign key.
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="assigned_tasks",
+        db_index=False,
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -270,13 +272,25 @@ class TaskInstance(CompanyOwned):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Each list's filter then its full order (the id breaks ties): a page is an index
+        # range read with no sort. Partial indexes hold only open work, so the worker's
+        # list and the assignment count do not grow with history.
         indexes = [
             models.Index(
-                fields=["assigned_to", "status"],
+                fields=["assigned_to", "created_at", "id"],
                 name="task_open_per_assignee",
                 condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"]),
             ),
-            models.Index(fields=["company", "status", "created_at"], name="task_company_status"),
+            # Also ordered: whichever of the two the planner picks for a worker's list
+            # (it misjudges a busy worker's share), no sort follows.
+            models.Index(
+                fields=["company", "assigned_to", "created_at", "id"],
+                name="task_open_per_company",
+                condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"]),
+            ),
+            models.Index(fields=["assigned_to", "created_at", "id"], name="task_assignee_date"),
+            models.Index(fields=["company", "created_at", "id"], name="task_company_date"),
+            models.Index(fields=["company", "status", "created_at", "id"], name="task_company_status"),
             # The sweeper: OPEN (actions not claimed), IN_PROGRESS and PENDING past deadline.
             models.Index(
                 fields=["deadline_at"],

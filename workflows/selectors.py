@@ -11,8 +11,10 @@ from accounts.models import User
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskType
 
 
-def open_task_count(user: User) -> int:
-    return TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES).count()
+def open_task_count(user: User, *, cap: int | None = None) -> int:
+    """The user's open tasks, counted up to `cap` when given (a bounded index read)."""
+    qs = TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES).order_by()
+    return qs.values("pk")[:cap].count() if cap is not None else qs.count()
 
 
 def unassigned_tasks(queryset: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:

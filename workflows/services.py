@@ -58,11 +58,17 @@ def create_instance(
     )
 
 
-def start_instance(*, instance: WorkflowInstance, actor: User | None) -> TaskInstance | None:
+def start_instance(
+    *, instance: WorkflowInstance, actor: User | None, fresh: bool = False
+) -> TaskInstance | None:
     """Creates the first task. A definition that cannot start leaves the instance on
-    hold with a WORKFLOW_CREATION error instead of raising."""
-    with transaction.atomic():
-        instance = engine.lock_instance(instance.pk)
+    hold with a WORKFLOW_CREATION error instead of raising.
+
+    `fresh`: the caller created `instance` in its still-open transaction (submit), so no
+    one else can see the row: no lock, no re-read, no savepoint of its own."""
+    with transaction.atomic(savepoint=not fresh):
+        if not fresh:
+            instance = engine.lock_instance(instance.pk, related=("workflow__start_task",))
         workflow = instance.workflow
         if workflow.start_task_id is None:
             engine.hold_with_error(

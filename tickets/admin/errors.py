@@ -35,7 +35,9 @@ class TicketErrorForm(forms.ModelForm):
 class TicketErrorAdmin(NoAddMixin, CompanyAdmin):
     form = TicketErrorForm
     list_display = ["__str__", "error_type", "status", "short_message", "created_at"]
-    list_select_related = ["ticket", "ticket__ticket_type"]
+    # The row's text needs only ticket_id (see TicketError.__str__): no join at all.
+    list_select_related: list[str] = []
+    list_defer = ("stack_trace", "resolution_notes")
     search_fields = ["message", "=ticket__id"]
     list_filter = ["status", "error_type", "created_at"]
     fields = [

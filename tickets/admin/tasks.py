@@ -16,6 +16,7 @@ from unfold.paginator import InfinitePaginator
 from accounts.admin_base import CompanyAdmin
 from accounts.models import User
 from tickets import access
+from tickets.admin.filters import PersonAutocompleteFilter
 from tickets.admin.mixins import NoAddDeleteMixin, TicketOperationsMixin, run_each
 from workflows import services
 from workflows.models import TaskInstance
@@ -38,6 +39,17 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TaskAssigneeFilter(PersonAutocompleteFilter):
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        person = self.person_id()
+        return queryset.filter(assigned_to_id=person) if person is not None else queryset.none()
+
+
 class ReassignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
 
@@ -54,8 +66,23 @@ class OutputForm(forms.Form):
 class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
     list_display = ["__str__", "ticket_link", "status", "assigned_to", "created_at"]
     list_select_related = ["task_definition", "workflow_instance__ticket", "assigned_to"]
+    list_defer = (
+        "input_data",
+        "output_data",
+        "task_definition__input_schema",
+        "task_definition__output_schema",
+        "task_definition__input_transform",
+        "task_definition__output_transform",
+        "task_definition__edit_layout",
+        "task_definition__description",
+        "task_definition__ext_ref",
+        "task_definition__display_layout",
+        "workflow_instance__workflow_data",
+        "workflow_instance__ticket__data",
+        "assigned_to__password",
+    )
     search_fields = ["=id", "task_definition__title", "task_definition__key"]
-    list_filter = [OverdueFilter, "status", "assigned_to", "task_definition__task_type"]
+    list_filter = [OverdueFilter, "status", TaskAssigneeFilter, "task_definition__task_type"]
     readonly_fields = [
         "uuid",
         "workflow_instance",

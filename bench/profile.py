@@ -1,0 +1,100 @@
+"""Where a page's time goes, in-process: for each benchmark scenario, the median wall
+time, CPU time of this process (Python: steadier than wall time on a shared machine),
+SQL time, query count and HTML size over N requests, and with --cprofile the
+functions that take the most cumulative time.
+
+    .venv/bin/python -m bench.profile --db tf_bench [--only admin] [--cprofile] [-n 20]
+
+Uses the same seeded database and users as bench/http.py, through Django's test client
+(full middleware, DEBUG=false), so no server or network is involved."""
+
+import argparse
+import cProfile
+import io
+import pstats
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from bench.http import prepare, scenarios  # noqa: E402
+
+
+class SqlTimer:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.count += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", default="tf_bench")
+    parser.add_argument("-n", type=int, default=20, help="requests per scenario")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    cookies, ids = prepare(args.db)
+    from django.db import connection
+    from django.test import Client
+
+    csrf = secrets.token_hex(16)
+    print(f"{'scenario':40} {'wall ms':>8} {'cpu ms':>7} {'sql ms':>7} {'queries':>7} {'KB':>5}")
+    for s in scenarios(ids, csrf):
+        if args.only not in s.name:
+            continue
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.cookies["sessionid"] = cookies[s.user or ""]
+        client.cookies["csrftoken"] = csrf
+
+        def call(s: Any = s, client: Client = client) -> Any:
+            if s.method == "POST":
+                return client.post(s.path, s.body, content_type="application/x-www-form-urlencoded")
+            return client.get(s.path)
+
+        call()  # warm caches (templates, content types)
+        walls, cpus, sqls, counts = [], [], [], []
+        profiler = cProfile.Profile() if args.cprofile else None
+        for _ in range(args.n):
+            timer = SqlTimer()
+            with connection.execute_wrapper(timer):
+                started, cpu = time.perf_counter(), time.process_time()
+                if profiler:
+                    profiler.enable()
+                response = call()
+                if profiler:
+                    profiler.disable()
+                walls.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+            assert response.status_code == s.expect, (s.path, response.status_code)
+            sqls.append(timer.seconds)
+            counts.append(timer.count)
+        print(
+            f"{s.name:40} {statistics.median(walls) * 1000:8.1f} {statistics.median(cpus) * 1000:7.1f} "
+            f"{statistics.median(sqls) * 1000:7.1f} "
+            f"{statistics.median(counts):7.0f} {len(response.content) / 1024:5.0f}",
+            flush=True,
+        )
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+            print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
