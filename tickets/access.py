@@ -108,11 +108,22 @@ def submittable_types(user: Any) -> QuerySet[TicketType]:
     )
 
 
+def submittable_type(user: Any, type_id: int) -> TicketType | None:
+    """One type the user may submit (with its workflow), else None. Remembered on the
+    user object for this request, so the submit service's `may_submit` re-check of the
+    same type costs no second query."""
+    ticket_type = submittable_types(user).select_related("workflow").filter(pk=type_id).first()
+    if ticket_type is not None:
+        user.__dict__.setdefault("_tf_submittable", set()).add(ticket_type.pk)
+    return ticket_type
+
+
 def may_submit(user: Any, ticket_type: TicketType) -> bool:
-    return (
-        ticket_type.company_id == company_id(user)
-        and submittable_types(user).filter(pk=ticket_type.pk).exists()
-    )
+    if ticket_type.company_id != company_id(user):
+        return False
+    if ticket_type.pk in user.__dict__.get("_tf_submittable", ()):
+        return True
+    return submittable_types(user).filter(pk=ticket_type.pk).exists()
 
 
 def visible_tickets(user: Any) -> QuerySet[Ticket]:

@@ -31,7 +31,13 @@ def content_hash(bundle: dict[str, Any]) -> str:
 
 
 def current_version(draft: WorkflowDefinition) -> WorkflowVersion | None:
-    return WorkflowVersion.objects.filter(workflow=draft).order_by("-number").first()
+    # With the snapshot and its start task: starting a ticket needs no further lookups.
+    return (
+        WorkflowVersion.objects.filter(workflow=draft)
+        .select_related("snapshot__start_task")
+        .order_by("-number")
+        .first()
+    )
 
 
 def publish(*, workflow: WorkflowDefinition, actor: User | None) -> WorkflowVersion | None:

@@ -40,9 +40,9 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
     user = _user(request)
-    ticket_type = get_object_or_404(
-        access.submittable_types(user).select_related("workflow__start_task"), pk=type_id
-    )
+    ticket_type = access.submittable_type(user, type_id)
+    if ticket_type is None:
+        raise Http404("Not found.")
     form = TicketForm(request.POST or None, request.FILES or None, schema=ticket_type.fields, label="Details")
     if request.method == "POST" and form.is_valid():
         try:
