@@ -24,6 +24,7 @@ from tickets.admin.mixins import (
     html_table,
 )
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TimelineEvent
+from tickets.templatetags.timeline import event_text, event_who
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, WorkflowStatus
 
 TIMELINE_ROWS = 100
@@ -223,7 +224,7 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         table = html_table(
             ["When", "What", "Who"],
             (
-                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.message, e.actor or "—")
+                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), event_text(e), event_who(e))
                 for e in events[:TIMELINE_ROWS]
             ),
         )

@@ -1,0 +1,41 @@
+import json
+from datetime import timedelta
+
+from django.test import SimpleTestCase
+from django.urls import reverse
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from tickets.models import TimelineEvent
+from tickets.templatetags.timeline import ago, event_text, event_who
+from tickets.tests.test_pages import PagesTestCase
+
+
+class TimelineWordingTests(PagesTestCase):
+    def test_actor_once_system_steps_by_ticketflower_and_just_now(self) -> None:
+        ticket = self.new_ticket()
+        with scopes_disabled():
+            task = ticket.workflow_instance.tasks.get()
+        self.client.force_login(self.worker)
+        self.client.post(reverse("task_detail", args=[task.pk]), {"data": json.dumps({"answer": "done it"})})
+        with scopes_disabled():
+            events = {e.kind: e for e in TimelineEvent.objects.filter(ticket=ticket)}
+        # The engine opened the first step inside the submitter's request: still its work.
+        self.assertEqual(event_who(events["task_created"]), "TicketFlower")
+        self.assertEqual(event_who(events["started"]), str(self.submitter))
+        completed = events["task_completed"]
+        self.assertEqual(event_who(completed), str(self.worker))
+        self.assertNotIn(str(self.worker), event_text(completed))
+        self.client.force_login(self.submitter)
+        page = self.client.get(reverse("ticket_detail", args=[ticket.pk])).content.decode()
+        self.assertIn("just now", page)
+        self.assertNotIn("0 minutes", page)
+        self.assertEqual(page.count(f"— {self.worker}"), 1)
+
+
+class AgoTests(SimpleTestCase):
+    def test_ago(self) -> None:
+        now = timezone.now()
+        self.assertEqual(ago(now), "just now")
+        self.assertEqual(ago(now - timedelta(minutes=5, seconds=3)), "5 minutes ago")
+        self.assertEqual(ago(now - timedelta(days=2, hours=3)), "2 days ago")
