@@ -140,6 +140,59 @@ class PermissionMatrixTests(TestCase):
             raise AssertionError(f"No permission rule for the page {name!r}: add one to this test.")
         return rules[name]
 
+    def api_rule(self, name: str | None) -> Callable[[str], int]:
+        """The JSON API (api/) takes a session as well as an API key; it follows the same
+        access module, answering 401 without credentials and 404 for rows out of reach."""
+        everyone = {
+            SystemRole.ADMIN,
+            SystemRole.USER,
+            SystemRole.TICKET_ADMIN,
+            SystemRole.TASK_WORKER,
+            SystemRole.WORKFLOW_CREATOR,
+            OTHER,
+        }
+        managers = {SystemRole.ADMIN, SystemRole.TICKET_ADMIN, OTHER}
+        definitions = {SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.WORKFLOW_CREATOR, OTHER}
+
+        def api(ok: set[str], *, elsewhere: int = 403, other: int | None = None) -> Callable[[str], int]:
+            def rule(who: str) -> int:
+                if who == ANON:
+                    return 401
+                if who == OTHER and other is not None:
+                    return other
+                return 200 if who in ok else elsewhere
+
+            return rule
+
+        post_only = (
+            "validate_bundle",
+            "dry_run",
+            "import_bundle",
+            "cancel_ticket",
+            "complete_task",
+            "retry_error",
+        )
+        if name in post_only:
+            return lambda who: 405
+        rules: dict[str | None, Callable[[str], int]] = {
+            "openapi-json": lambda who: 200,
+            "openapi-view": lambda who: 200,
+            "api-root": lambda who: 404,
+            "bundle_schema": lambda who: 200,  # the published JSON Schema
+            "bundle_export": api(definitions),
+            "export_bundle": api(definitions),
+            "ticket_types": api(everyone),  # filtered to what the user may submit
+            "list_tickets": api(everyone),  # filtered to what the user may see
+            "submit_ticket": api(everyone),  # same path: a GET lists
+            "get_ticket": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN}, elsewhere=404, other=404),
+            "my_tasks": api(everyone),
+            "get_task": api({SystemRole.TASK_WORKER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN}, elsewhere=404, other=404),
+            "list_errors": api(managers),
+        }  # fmt: skip
+        if name not in rules:
+            raise AssertionError(f"No permission rule for the API operation {name!r}: add one to this test.")
+        return rules[name]
+
     def admin_rule(self, path: str, name: str | None) -> Callable[[str], int] | None:
         parts = path.split("/")  # admin/<app>/<model>/...
         model_admin = None
@@ -156,6 +209,11 @@ class PermissionMatrixTests(TestCase):
             return lambda who: 200 if self.staff(who) else 302
         model = model_admin.model
         label = model._meta.label_lower
+        if label == "api.apikey":  # API keys are managed by company admins (api/admin.py)
+            admins = {SystemRole.ADMIN, OTHER}
+            if "<path:object_id>" in path:
+                return None  # no key in the fixture; api tests cover key tenancy
+            return lambda who: 302 if not self.staff(who) else (200 if who in admins else 403)
         kind = (name or "").removeprefix(f"{model._meta.app_label}_{model._meta.model_name}_")
         on_object = "<path:object_id>" in path
         if name is None:
@@ -182,6 +240,8 @@ class PermissionMatrixTests(TestCase):
                 "export": {"view"},
                 "export_all": {"view"},
                 "export_one": {"view"},
+                "versions": {"view", "change"},  # read-only pages of a workflow
+                "dry_run": {"view", "change"},
                 "upload_bundle": {"add"},
             }.get(kind, {"change"})  # detail actions ask for change
             if kind == "process_import":
@@ -202,6 +262,9 @@ class PermissionMatrixTests(TestCase):
             "<uidb64>": "MQ",
             "<token>": "set-password-invalid",
             "<slug:key>": "it-support",
+            "<ticket_id>": self.ticket.pk,
+            "<task_id>": self.task.pk,
+            "<error_id>": 1,
         }
         if path.startswith("admin/") and "<path:object_id>" in path:
             parts = path.split("/")
@@ -223,13 +286,15 @@ class PermissionMatrixTests(TestCase):
         for path, pattern in walk(get_resolver().url_patterns):
             if "(?P<" in path or path.startswith(("static/", "media/", "admin/r/")):
                 continue  # the admin's regex catch-alls (app index) and view-on-site redirect
-            if path.startswith("admin/"):
+            rule: Callable[[str], int] | None
+            if path.startswith("api/v1/"):
+                rule = self.api_rule(pattern.name)
+            elif path.startswith("admin/"):
                 rule = self.admin_rule(path, pattern.name)
-                if rule is None:
-                    continue
             else:
                 rule = self.page_rule(pattern.name)
-            cases.append((self.url_for(path), rule))
+            if rule is not None:
+                cases.append((self.url_for(path), rule))
         self.assertGreater(len(cases), 100)
         wrong: list[str] = []
         for who in [ANON, OTHER, *ROLES]:
