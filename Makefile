@@ -55,7 +55,7 @@ unit: install-dev
 
 test: lint typecheck unit
 
-# The HTTP benchmark's load generator (bench/http.py), from Debian.
+# The HTTP benchmark's load generator (bench/pages.py), from Debian.
 bench-deps: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-# bench/http.py would shadow the standard library's http when bench/ is on the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 os.environ.setdefault("TESTING", "true")

@@ -3,7 +3,7 @@
 
     make bench-deps                                   # installs wrk (Debian package)
     .venv/bin/python -m bench.seed --db tf_bench      # once: 1M tickets
-    .venv/bin/python -m bench.http --db tf_bench      # prints the table
+    .venv/bin/python -m bench.pages --db tf_bench      # prints the table
 
 Both apps run under gunicorn (2 sync workers, DEBUG=false, DB_CONN_MAX_AGE=600) on loopback
 ports. For every scenario and round it runs wrk against the bare app, then against
@@ -31,7 +31,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 SECRET_KEY = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -3,9 +3,9 @@ time, CPU time of this process (Python: steadier than wall time on a shared mach
 SQL time, query count and HTML size over N requests, and with --cprofile the
 functions that take the most cumulative time.
 
-    .venv/bin/python -m bench.profile --db tf_bench [--only admin] [--cprofile] [-n 20]
+    .venv/bin/python -m bench.page_costs --db tf_bench [--only admin] [--cprofile] [-n 20]
 
-Uses the same seeded database and users as bench/http.py, through Django's test client
+Uses the same seeded database and users as bench/pages.py, through Django's test client
 (full middleware, DEBUG=false), so no server or network is involved."""
 
 import argparse
@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from bench.http import prepare, scenarios  # noqa: E402
+from bench.pages import prepare, scenarios  # noqa: E402
 
 
 class SqlTimer:
