@@ -111,6 +111,24 @@ class BundleTests(ApiTestCase):
         self.assertEqual(r["Content-Type"], PROBLEM)
         r = client.post("/bundles/validate", {"format": 1, "workflows": [{"key": "a\u0000b"}]})
         self.assertEqual(r.status_code, 400)
+        # The same checker as every other entry point: lone surrogates, 64-bit overflow, NaN.
+        for raw in (
+            b'{"format": 1, "x": "\\ud800"}',
+            b'{"format": 1, "x": 9223372036854775808}',
+            b'{"x": NaN}',
+        ):
+            r = client.client.post(
+                "/api/v1/bundles/validate", raw, content_type="application/json", headers=client.headers
+            )
+            self.assertEqual(r.status_code, 400, raw)
+            self.assertEqual(r["Content-Type"], PROBLEM)
+        r = client.client.post(
+            "/api/v1/bundles/validate",
+            b'{"a": {"b": 1e400}}',
+            content_type="application/json",
+            headers=client.headers,
+        )
+        self.assertIn("$.a.b", r.json()["detail"])
 
     def test_import_all_or_nothing_then_export_round_trips(self) -> None:
         client = self.api(self.creator, ["definitions:read", "definitions:write"])
