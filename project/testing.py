@@ -102,6 +102,19 @@ def make_ticket_type(
     return tt
 
 
+def mute_notification_emails(*users: User) -> None:
+    """Switches every notification email off for `users`, for tests that count the
+    queue's jobs and mean only the workflow's own (notices are still recorded)."""
+    from tickets.models import EmailMode, NotificationKind, NotificationPreference
+
+    with scopes_disabled():
+        for user in users:
+            for kind in NotificationKind:
+                NotificationPreference.objects.update_or_create(
+                    user=user, kind=kind, defaults={"email": EmailMode.OFF, "company_id": user.company_id}
+                )
+
+
 class TaskFailed(AssertionError):
     pass
 

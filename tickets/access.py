@@ -76,6 +76,16 @@ def manages_tickets(user: Any) -> bool:
     return company_id(user) is not None and user.has_perm("tickets.change_ticket")
 
 
+def ticket_managers(company_id: int) -> QuerySet[User]:
+    """The active users of a company who manage tickets (who hear of ticket errors)."""
+    return User.objects.filter(
+        company_id=company_id,
+        is_active=True,
+        groups__permissions__content_type__app_label="tickets",
+        groups__permissions__codename="change_ticket",
+    ).distinct()
+
+
 def edits_definitions(user: Any) -> bool:
     return company_id(user) is not None and user.has_perm("workflows.change_workflowdefinition")
 
@@ -171,6 +181,43 @@ def sees_staff_detail(user: Any) -> bool:
     return manages_tickets(user)
 
 
+# --- conversation ---------------------------------------------------------------------------
+
+
+def holds_task_on_ticket(user: Any, ticket: Ticket) -> bool:
+    """Whether one of the ticket's tasks is (or was) assigned to `user`."""
+    return TaskInstance.objects.filter(
+        workflow_instance_id=ticket.workflow_instance_id, assigned_to_id=user.pk
+    ).exists()
+
+
+def on_ticket_team(user: Any, ticket: Ticket) -> bool:
+    """The ticket's team: ticket managers of its company and the people its tasks were
+    assigned to. They read and write internal notes; a submitter never does."""
+    if ticket.company_id != company_id(user):
+        return False
+    return manages_tickets(user) or holds_task_on_ticket(user, ticket)
+
+
+def may_reply(user: Any, ticket: Ticket) -> bool:
+    """Public replies: the submitter, the ticket's assignees, ticket managers."""
+    if ticket.company_id != company_id(user):
+        return False
+    return ticket.created_by_id == user.pk or on_ticket_team(user, ticket)
+
+
+def commentable_tickets(user: Any) -> QuerySet[Ticket]:
+    """Tickets whose conversation the user may open: visible tickets plus the tickets the
+    user holds a task on (a worker writes from the task page)."""
+    qs = in_company(user, Ticket.objects.all())
+    if company_id(user) is None or manages_tickets(user):
+        return qs
+    held = TaskInstance.objects.filter(
+        workflow_instance_id=OuterRef("workflow_instance_id"), assigned_to=user
+    )
+    return qs.filter(Q(created_by=user) | Exists(held))
+
+
 # --- tasks ----------------------------------------------------------------------------------
 
 
@@ -234,11 +281,13 @@ def workers_seen_by(user: Any) -> QuerySet[User]:
 
 
 def visible_attachments(user: Any) -> QuerySet[FileUpload]:
-    """Files of visible tickets, and of tickets the user holds a task on."""
+    """Files of visible tickets, and of tickets the user holds a task on. An internal
+    note's files are the team's only: a submitter never gets them."""
     qs = in_company(user, FileUpload.objects.filter(ticket__isnull=False))
     if company_id(user) is None or manages_tickets(user):
         return qs
-    return qs.filter(Q(ticket__created_by=user) | _holds_task_on(user))
+    holds = _holds_task_on(user)
+    return qs.filter(holds | (Q(ticket__created_by=user) & ~Q(comment__internal=True)))
 
 
 def may_download(user: Any, upload: FileUpload) -> bool:

@@ -34,6 +34,7 @@ _TASK_FIELDS = {  # bundle name -> model field, with the default export omits
     "ext_ref": ("ext_ref", []),
     "input_schema": ("input_schema", {}),
     "output_schema": ("output_schema", {}),
+    "public": ("public_fields", []),
     "input_transform": ("input_transform", {}),
     "output_transform": ("output_transform", {}),
     "action_url": ("action_url", ""),
@@ -300,6 +301,10 @@ def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
 def _check_task(task: dict[str, Any], path: str, add: Any) -> None:
     for name in ("input_schema", "output_schema"):
         _check_schema(task.get(name), f"{path}.{name}", add, must_be_object=False)
+    output_props = (task.get("output_schema") or {}).get("properties") or {}
+    for i, name in enumerate(task.get("public") or []):
+        if name not in output_props:
+            add(f"{path}.public[{i}]", f"Public field '{name}' is not a property of the output_schema.")
     url = task.get("action_url") or ""
     if task["type"] == TaskType.FORM:
         if url:

@@ -3,7 +3,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from tickets.selectors import COUNT_CAP, landing_summary
+from tickets.selectors import COUNT_CAP, landing_summary, unread_notice_count
 
 
 def _count_label(n: int | None) -> str:
@@ -24,6 +24,11 @@ def _navigation(request: HttpRequest) -> dict[str, Any]:
             "open_tasks": summary.open_tasks,
             "active_tickets_label": _count_label(summary.active_tickets),
             "open_tasks_label": _count_label(summary.open_tasks),
+        }
+        unread = unread_notice_count(request.user)  # type: ignore[arg-type]
+        cached |= {
+            "unread_notices": unread,
+            "unread_notices_label": _count_label(unread),
         }
         request._tf_navigation = cached  # type: ignore[attr-defined]
     return cached

@@ -272,3 +272,42 @@ class SchemaForm(forms.Form):
 
 class TicketForm(SchemaForm):
     attachments = MultipleFileField(required=False, label="Attachments")
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000, strip=True
+    )
+    internal = forms.BooleanField(
+        label="Internal note (only ticket admins and the ticket's assignees see it)", required=False
+    )
+    attachments = MultipleFileField(required=False, label="Attachments")
+
+    def __init__(self, *args: Any, team: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not team:  # a submitter only writes public replies
+            del self.fields["internal"]
+
+
+class NotificationPreferencesForm(forms.Form):
+    """One choice per notification kind the person can receive: email or not (and a
+    daily digest where offered)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        groups: list[tuple[str, list[tuple[str, str]]]],
+        digest_kinds: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+        for _title, kinds in groups:
+            for kind, label in kinds:
+                choices = [("on", "Email"), ("off", "No email")]
+                if kind in digest_kinds:
+                    choices.insert(1, ("daily", "Daily digest"))
+                self.fields[kind] = forms.ChoiceField(label=label, choices=choices, initial="on")
+
+    def grouped(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(title, [self[kind] for kind, _label in kinds]) for title, kinds in self.groups]

@@ -104,9 +104,31 @@ def _upload_key() -> str:
     return uuid.uuid4().hex
 
 
+class Comment(CompanyOwned):
+    """A public reply (submitter, the ticket's assignees, ticket admins) or an internal
+    note (team only: ticket admins and the ticket's assignees; never the submitter)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="comment_ticket_date")]
+
+    def __str__(self) -> str:
+        return f"{'Note' if self.internal else 'Reply'} on ticket #{self.ticket_id}"
+
+
 class FileUpload(CompanyOwned):
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    # Set for a comment's attachment (ticket is set too); an internal note's files are team-only.
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
     )
     filename = models.CharField(max_length=255)
     version = models.PositiveIntegerField(default=1)
@@ -146,3 +168,71 @@ class TimelineEvent(CompanyOwned):
 
     def __str__(self) -> str:
         return self.message
+
+
+class NotificationKind(models.TextChoices):
+    TASK_ASSIGNED = "task_assigned", "A task is assigned to me"
+    TASK_CLAIMABLE = "task_claimable", "A task is waiting in my queue"
+    TICKET_RECEIVED = "ticket_received", "My ticket was received"
+    PUBLIC_REPLY = "public_reply", "A reply on my ticket"
+    PUBLIC_OUTCOME = "public_outcome", "A result on my ticket"
+    ON_HOLD = "on_hold", "My ticket is on hold"
+    COMPLETED = "completed", "My ticket is completed"
+    CANCELLED = "cancelled", "My ticket is cancelled"
+    TICKET_ERROR = "ticket_error", "A new ticket error (ticket admins)"
+    COMMENTED_REPLY = "commented_reply", "A reply on a ticket I commented on"
+
+
+# Kinds that may be gathered into one daily email instead of one email each.
+DIGEST_KINDS = (NotificationKind.TASK_CLAIMABLE,)
+
+
+class EmailMode(models.TextChoices):
+    ON = "on", "Email"
+    DAILY = "daily", "Daily digest"
+    OFF = "off", "No email"
+
+
+class Notification(CompanyOwned):
+    """One notice for one person about one event: the in-app notice, and the source of
+    its email. (recipient, event_key) is unique, so an event notifies a person once."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    event_key = models.CharField(max_length=100)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Email: the preference at the time (on / daily / off), then sent (set once, under a row lock).
+    email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.OFF)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "event_key"], name="notification_once_per_event")
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_inbox"),
+            models.Index(fields=["recipient"], name="notification_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationPreference(CompanyOwned):
+    """Email per person and kind; no row means on. In-app notices are always kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    email = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.ON)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notificationpref_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: {self.email}"

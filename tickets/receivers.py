@@ -1,5 +1,6 @@
 """Records the engine's events on the ticket side (see workflows.signals)."""
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -9,6 +10,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import User
+from tickets import notifications
 from tickets.models import ErrorStatus, Ticket, TicketError, TimelineEvent
 from workflows.models import FINISHED_WORKFLOW_STATUSES, TaskInstance, WorkflowInstance
 from workflows.signals import workflow_event
@@ -54,7 +56,11 @@ def record_workflow_event(
         ticket: Ticket | None = batch[0]
     else:
         batch = None
-        ticket = Ticket._base_manager.filter(workflow_instance=instance).only("pk", "company_id").first()
+        ticket = (
+            Ticket._base_manager.filter(workflow_instance=instance)
+            .only("pk", "company_id", "created_by_id", "title", "workflow_instance_id")
+            .first()
+        )
     if ticket is None:  # an instance not started by a ticket (e.g. a bare engine test)
         return
     event = TimelineEvent(
@@ -70,8 +76,9 @@ def record_workflow_event(
         batch[1].append(event)
     else:
         event.save()
+    error = None
     if error_type:
-        TicketError.objects.create(
+        error = TicketError.objects.create(
             company_id=ticket.company_id,
             ticket=ticket,
             task_instance=task_instance,
@@ -84,6 +91,17 @@ def record_workflow_event(
         TicketError._base_manager.filter(ticket=ticket).exclude(status=ErrorStatus.RESOLVED).update(
             status=ErrorStatus.RESOLVED, resolution_notes=note
         )
+    # The event may not have an id yet (batched: written in one INSERT later), so the
+    # notices' once-per-event key is a fresh token made here, once per engine event.
+    notifications.workflow_event(
+        ticket=ticket,
+        kind=kind,
+        event_key=f"ev:{ticket.pk}:{kind}:{uuid.uuid4().hex}",
+        task=task_instance,
+        actor=actor,
+        data=data,
+        error=error,
+    )
 
 
 @receiver(post_save, sender=WorkflowInstance)

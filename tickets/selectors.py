@@ -6,16 +6,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
 from tickets import access
 from tickets.forms import choices_of
-from tickets.models import ErrorStatus, Ticket
+from tickets.models import (
+    Comment,
+    ErrorStatus,
+    FileUpload,
+    Notification,
+    NotificationPreference,
+    Ticket,
+)
 from workflows.models import (
     ACTIVE_WORKFLOW_STATUSES,
     TaskDefinition,
     TaskInstance,
+    TaskStatus,
 )
 from workflows.selectors import open_task_count
 
@@ -147,23 +155,68 @@ SUBMITTER_EVENT_KINDS = (
     "held",
     "resumed",
     "retried",
+    "comment",  # public replies only; internal notes ("internal_note") stay with the team
 )
 
+# The conversation shows the newest this many comments (oldest first).
+COMMENT_LIMIT = 300
 
-def ticket_detail_context(ticket: Ticket, *, staff_view: bool) -> dict[str, Any]:
+
+def ticket_comments(ticket: Ticket, *, include_internal: bool) -> list[Comment]:
+    """The conversation, oldest first, with authors and attachments (two queries)."""
+    qs = ticket.comments.select_related("author").prefetch_related(
+        Prefetch("attachments", queryset=FileUpload.objects.order_by("uploaded_at", "id"))
+    )
+    if not include_internal:
+        qs = qs.filter(internal=False)
+    newest = list(qs.order_by("-created_at", "-id")[:COMMENT_LIMIT])
+    return newest[::-1]
+
+
+def public_outcomes(tasks: list[TaskInstance]) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """For each completed task that declares public output fields: (step title, [(label,
+    value)]) with labels from the output schema, in the declared order."""
+    result = []
+    for task in tasks:
+        fields = task.task_definition.public_fields or []
+        if task.status != TaskStatus.COMPLETED or not fields or not isinstance(task.output_data, dict):
+            continue
+        props = (task.task_definition.output_schema or {}).get("properties") or {}
+        rows = [
+            ((props.get(key) or {}).get("title") or key.replace("_", " ").capitalize(), task.output_data[key])
+            for key in fields
+            if key in task.output_data
+        ]
+        if rows:
+            result.append((task.task_definition.title, rows))
+    return result
+
+
+def ticket_detail_context(
+    ticket: Ticket, *, staff_view: bool, team_view: bool | None = None
+) -> dict[str, Any]:
+    """staff_view: ticket admins (technical timeline, error text); team_view: may see
+    internal notes (defaults to staff_view)."""
+    team_view = staff_view if team_view is None else team_view
     instance = ticket.workflow_instance
     tasks = list(instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id"))
     current = tasks[-1] if tasks else None
     timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
     if not staff_view:  # submitters see the story, not the plumbing (URLs, retries, routing data)
-        timeline_qs = timeline_qs.filter(kind__in=SUBMITTER_EVENT_KINDS)
+        kinds = SUBMITTER_EVENT_KINDS + (("internal_note",) if team_view else ())
+        timeline_qs = timeline_qs.filter(kind__in=kinds)
     timeline = list(timeline_qs[:TIMELINE_LIMIT])
     open_errors = list(ticket.errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5])
     return {
         "ticket": ticket,
         "instance": instance,
         "rows": labelled_data(ticket.ticket_type.fields, ticket.data),
-        "attachments": list(ticket.attachments.all()),
+        "attachments": list(ticket.attachments.filter(comment__isnull=True)),
+        "comments": ticket_comments(ticket, include_internal=team_view),
+        "outcomes": public_outcomes(tasks),
+        # The newest cancellation's reason (the engine puts it on the 'cancelled' event).
+        "cancel_reason": next((e.data.get("reason", "") for e in timeline if e.kind == "cancelled"), ""),
+        "team_view": team_view,
         "tasks": tasks,
         "current": current,
         "timeline": timeline,
@@ -194,3 +247,19 @@ def landing_summary(user: User) -> LandingSummary:
         active_tickets=active_ticket_count(user) if can_submit else None,
         open_tasks=open_task_count(user, cap=COUNT_CAP) if is_worker else None,
     )
+
+
+def notices_for(user: User) -> QuerySet[Notification]:
+    """The user's in-app notices, newest first (the `notification_inbox` index)."""
+    return Notification._base_manager.filter(recipient=user).order_by("-created_at", "-id")
+
+
+def unread_notice_count(user: User) -> int:
+    """One COUNT on the partial `notification_unread` index, bounded like the other
+    navigation counts (`COUNT_CAP`, shown as "99+")."""
+    return Notification._base_manager.filter(recipient=user, read_at__isnull=True)[:COUNT_CAP].count()
+
+
+def notification_choices(user: User) -> dict[str, str]:
+    """The user's stored email choice per kind (kinds without a row are on)."""
+    return dict(NotificationPreference._base_manager.filter(user=user).values_list("kind", "email"))

@@ -1,5 +1,6 @@
 """Worker pages: my tasks and the task form."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -10,7 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.services import set_availability
 from tickets import access
-from tickets.forms import SchemaForm
+from tickets import selectors as ticket_selectors
+from tickets.forms import CommentForm, SchemaForm
 from tickets.paging import keyset_page
 from tickets.selectors import labelled_data, task_input_rows
 from workflows import services
@@ -96,6 +98,7 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             return redirect("task_list")
     ticket = task.workflow_instance.ticket
     ticket_rows = labelled_data(ticket.ticket_type.fields, ticket.data)
+    team = access.on_ticket_team(user, ticket)
     return render(
         request,
         "workflows/task_detail.html",
@@ -108,5 +111,8 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
             "ticket_rows": ticket_rows,
             "input_rows": task_input_rows(task, ticket_rows),
             "output_rows": labelled_data(task_def.output_schema, task.output_data),
+            "comments": ticket_selectors.ticket_comments(ticket, include_internal=team),
+            "comment_form": CommentForm(team=team) if access.may_reply(user, ticket) else None,
+            "upload_limit": settings.UPLOAD_MAX_BYTES,
         },
     )

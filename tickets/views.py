@@ -6,12 +6,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from tickets import access, diagrams, selectors, services
-from tickets.forms import TicketForm
-from tickets.models import FileUpload
+from tickets.forms import CommentForm, TicketForm
+from tickets.models import FileUpload, Ticket
 from tickets.paging import keyset_page
 from workflows.services import StateConflict
 
@@ -105,7 +107,12 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         ),
         pk=ticket_id,
     )
-    context = selectors.ticket_detail_context(ticket, staff_view=access.sees_staff_detail(user))
+    team = access.on_ticket_team(user, ticket)
+    context = selectors.ticket_detail_context(
+        ticket, staff_view=access.sees_staff_detail(user), team_view=team
+    )
+    context["comment_form"] = CommentForm(team=team)
+    context["upload_limit"] = settings.UPLOAD_MAX_BYTES
     context["diagram"] = diagrams.ticket_diagram(ticket, context["tasks"], simple=True)
     return render(request, "tickets/detail.html", context)
 
@@ -117,6 +124,48 @@ class CancelForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown on the ticket's timeline.",
     )
+
+
+@login_required
+@require_POST
+def comment_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """A reply or internal note from the ticket page or the task page (`next`)."""
+    user = _user(request)
+    ticket = get_object_or_404(access.commentable_tickets(user), pk=ticket_id)
+    team = access.on_ticket_team(user, ticket)
+    form = CommentForm(request.POST, request.FILES, team=team)
+    back = _back_url(request, ticket)
+    if form.is_valid():
+        try:
+            services.add_comment(
+                ticket=ticket,
+                author=user,
+                body=form.cleaned_data["body"],
+                internal=bool(form.cleaned_data.get("internal")),
+                files=form.cleaned_data["attachments"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                "Your note was added." if form.cleaned_data.get("internal") else "Your reply was sent.",
+            )
+            return redirect(back)
+    return render(
+        request,
+        "tickets/comment_error.html",
+        {"ticket": ticket, "comment_form": form, "back": back, "upload_limit": settings.UPLOAD_MAX_BYTES},
+        status=400,
+    )
+
+
+def _back_url(request: HttpRequest, ticket: Ticket) -> str:
+    """Only a local path may be the `next` target (no open redirect)."""
+    target = request.POST.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return reverse("ticket_detail", args=[ticket.pk])
 
 
 @login_required

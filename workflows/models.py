@@ -142,6 +142,8 @@ class TaskDefinition(Definition):
     task_type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.FORM)
     input_schema = OrderedJSONField(default=dict, blank=True)
     output_schema = OrderedJSONField(default=dict, blank=True)
+    # Output field names the ticket's submitter may see (with their schema titles).
+    public_fields = models.JSONField(default=list, blank=True)
     edit_layout = models.TextField(blank=True)
     action_url = models.URLField(max_length=2000, blank=True, validators=[validate_http_url])
     input_transform = OrderedJSONField(default=dict, blank=True)

@@ -401,6 +401,10 @@ def _summary(bundle: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
+# Output field names the submitter sees (checked against the output schema on save).
+PUBLIC_FIELDS_SCHEMA = {"type": "array", "title": "Public output fields", "items": {"type": "string"}}
+
+
 @admin.register(TaskDefinition)
 class TaskDefinitionAdmin(
     WarnInvalidWorkflowMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
@@ -409,7 +413,18 @@ class TaskDefinitionAdmin(
     fieldsets = [
         (None, {"fields": ["workflow", "key", "title", "task_type", "description", "ext_ref", "version"]}),
         ("Action", {"fields": ["action_url", "timeout_seconds", "callback_timeout_seconds"]}),
-        ("Data", {"fields": ["input_transform", "output_transform", "input_schema", "output_schema"]}),
+        (
+            "Data",
+            {
+                "fields": [
+                    "input_transform",
+                    "output_transform",
+                    "input_schema",
+                    "output_schema",
+                    "public_fields",
+                ]
+            },
+        ),
         ("Layouts", {"fields": ["edit_layout", "display_layout"]}),
         ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
@@ -424,6 +439,7 @@ class TaskDefinitionAdmin(
         "output_schema": JSON_SCHEMA_EDITOR,
         "input_transform": TRANSFORM_SCHEMA,
         "output_transform": TRANSFORM_SCHEMA,
+        "public_fields": PUBLIC_FIELDS_SCHEMA,
     }
     paginator = InfinitePaginator
 

@@ -123,6 +123,7 @@ class TaskResource(CompanyResource):
             "ext_ref",
             "input_schema",
             "output_schema",
+            "public_fields",
             "input_transform",
             "output_transform",
             "action_url",

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.paginator import InfinitePaginator
@@ -24,6 +25,7 @@ from tickets.admin.mixins import (
     html_table,
 )
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TimelineEvent
+from tickets.selectors import ticket_comments
 from tickets.templatetags.timeline import event_text, event_who
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, WorkflowStatus
 
@@ -138,6 +140,7 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         "diagram",
         "tasks_table",
         "routing_table",
+        "conversation",
         "timeline_table",
     ]
     fields = readonly_fields
@@ -215,6 +218,33 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
                 for e in events
             ),
         )
+
+    @admin.display(description="Conversation")
+    def conversation(self, obj: Ticket) -> str:
+        """Replies and internal notes (two queries however many), and a link to write one."""
+        comments = ticket_comments(obj, include_internal=True)
+        table = html_table(
+            ["When", "Who", "Kind", "Message", "Attachments"],
+            (
+                (
+                    c.created_at.strftime("%Y-%m-%d %H:%M"),
+                    c.author,
+                    "Internal note" if c.internal else "Public reply",
+                    linebreaksbr(c.body),  # escapes, then keeps line breaks
+                    format_html_join(
+                        ", ",
+                        '<a href="{}">{}</a>',
+                        (
+                            (reverse("attachment_download", args=[a.pk]), a.filename)
+                            for a in c.attachments.all()
+                        ),
+                    ),
+                )
+                for c in comments
+            ),
+        )
+        write = reverse("ticket_detail", args=[obj.pk]) + "#conversation"
+        return format_html('{}<p><a href="{}">Write a reply or an internal note</a></p>', table, write)
 
     @admin.display(description="Timeline (latest first)")
     def timeline_table(self, obj: Ticket) -> str:

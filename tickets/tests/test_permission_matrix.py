@@ -134,6 +134,13 @@ class PermissionMatrixTests(TestCase):
             "task_availability": role_page(SystemRole.TASK_WORKER, {SystemRole.TASK_WORKER: 405, OTHER: 405}),
             "task_detail": role_page(SystemRole.TASK_WORKER, {OTHER: 404, **managers}),
             "template_gallery": role_page(SystemRole.WORKFLOW_CREATOR, {SystemRole.ADMIN: 200}),
+            # Issue 12: POST-only endpoints answer a logged-in GET with 405; the lists are
+            # everyone's own (another company's notices are covered in test_notifications).
+            "comment_add": logged(405),
+            "notification_list": logged(200),
+            "notification_read": logged(405),
+            "notification_read_all": logged(405),
+            "notification_preferences": logged(200),
             "template_install": role_page(SystemRole.WORKFLOW_CREATOR, {SystemRole.ADMIN: 405, SystemRole.WORKFLOW_CREATOR: 405, OTHER: 405}),
         }  # fmt: skip
         if name not in rules:
@@ -265,6 +272,7 @@ class PermissionMatrixTests(TestCase):
             "<ticket_id>": self.ticket.pk,
             "<task_id>": self.task.pk,
             "<error_id>": 1,
+            "<int:notification_id>": 999999,
         }
         if path.startswith("admin/") and "<path:object_id>" in path:
             parts = path.split("/")
