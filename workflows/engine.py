@@ -244,7 +244,7 @@ def complete(
 
 
 def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User | None) -> None:
-    """Routes from a finished task per DESIGN.md §5 and records the decision."""
+    """Routes from a finished task (conditions by priority, then the default) and records the decision."""
     transitions = list(
         Transition.objects.filter(from_task_id=finished.task_definition_id)
         .select_related("to_task")
