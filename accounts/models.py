@@ -85,7 +85,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_available = models.BooleanField(
         default=True, help_text="Available task workers receive new form tasks."
     )
-    # Set by assignment (under the company lock): ties go to the least recently assigned.
+    # Kept by workflows.assignment in the same transactions that open, move or close a
+    # task: the open form tasks assigned to this user, and when the last one came.
+    # Least-loaded assignment reads these instead of counting tasks (O(pool), not O(tasks)).
+    open_tasks = models.IntegerField(default=0, editable=False)
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

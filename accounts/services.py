@@ -16,7 +16,9 @@ def set_roles(*, user: User, roles: Iterable[str]) -> None:
 
 
 def sign_up_company(*, company_name: str, email: str, password: str, first_name: str, last_name: str) -> User:
-    """Creates a company and its first user, holding every system role."""
+    """Creates a company and its first user, holding every system role. The owner is
+    not available for tasks until they say so on /tasks/: otherwise they would win new
+    tasks over the workers they are about to invite."""
     with transaction.atomic():
         company = Company.objects.create(name=company_name.strip())
         user = User.objects.create_user(
@@ -25,6 +27,7 @@ def sign_up_company(*, company_name: str, email: str, password: str, first_name:
             first_name=first_name.strip(),
             last_name=last_name.strip(),
             company=company,
+            is_available=False,
         )
         set_roles(user=user, roles=SystemRole.values)
     return user

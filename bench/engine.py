@@ -1,16 +1,22 @@
-"""Engine benchmark (not a test): ticket starts/s and FORM completions/s with advance,
-with N existing open tasks in the company. Run on PostgreSQL:
+"""Engine benchmark (not a test): ticket starts/s and FORM completions/s with advance, at
+10k and 100k open tasks, each without and with 1M completed tasks of history, plus a bare
+Django baseline (one-row insert transactions) measured in the same run. PostgreSQL only:
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ticketflower_bench \
-        .venv/bin/python bench/engine.py --existing 10000 100000 --ops 300
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ticketflower_bench \\
+        .venv/bin/python bench/engine.py --ops 300
 
-It creates (and then drops) its own database named by DATABASE_URL."""
+It creates (and then drops) the test database of DATABASE_URL. Seeding is set-based SQL
+(generate_series), so 1M history rows take seconds, not minutes. Per figure it also
+reports SQL queries and SQL milliseconds per operation, to show where the time goes."""
 
 import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -20,81 +26,242 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
+from accounts.models import Company  # noqa: E402
 from accounts.roles import SystemRole  # noqa: E402
 from accounts.tenancy import company_scope  # noqa: E402
 from project.testing import make_company, make_ticket_type, make_user, make_workflow  # noqa: E402
 from tickets.access import may_complete_task  # noqa: E402
 from tickets.services import submit_ticket  # noqa: E402
 from workflows import services  # noqa: E402
-from workflows.models import TaskInstance, TaskStatus, WorkflowInstance, WorkflowStatus  # noqa: E402
+from workflows.models import TaskInstance  # noqa: E402
+
+WORKERS = 10
+HISTORY_PER_INSTANCE = 10
 
 
-def seed_open_tasks(company, wf, workers, n: int) -> None:  # type: ignore[no-untyped-def]
-    """Bulk-inserts n open FORM tasks spread over the workers (the assignment query's load)."""
-    existing = TaskInstance._base_manager.filter(company=company).count()
-    need = n - existing
-    start = wf.start_task
-    batch = 5000
-    while need > 0:
-        size = min(batch, need)
-        instances = WorkflowInstance._base_manager.bulk_create(
-            WorkflowInstance(company=company, workflow=wf, status=WorkflowStatus.IN_PROGRESS)
-            for _ in range(size)
-        )
-        TaskInstance._base_manager.bulk_create(
-            TaskInstance(
-                company=company,
-                workflow_instance=inst,
-                task_definition=start,
-                status=TaskStatus.OPEN,
-                assigned_to=workers[i % len(workers)],
-            )
-            for i, inst in enumerate(instances)
-        )
-        need -= size
+class SqlMeter:
+    """Counts queries and the time spent inside the database driver."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+        self.seconds = 0.0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
+
+
+@contextmanager
+def metered() -> Iterator[SqlMeter]:
+    meter = SqlMeter()
+    with connection.execute_wrapper(meter):
+        yield meter
+
+
+def sql(statement: str, params: list[Any] | None = None) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")  # steady state: autovacuum keeps the visibility map fresh
+        cursor.execute(statement, params or [])
+
+
+def seed_open(company: Company, wf_id: int, task_def_id: int, worker_ids: list[int], n: int) -> None:
+    """n more open FORM tasks, each on its own in-progress instance, spread over the workers."""
+    if n <= 0:
+        return
+    sql(
+        """
+        WITH inst AS (
+            INSERT INTO workflows_workflowinstance
+                (company_id, workflow_id, current_task_id, workflow_data, status, hold_reason,
+                 automated_steps, created_at, updated_at)
+            SELECT %s, %s, %s, '{}'::jsonb, 'IN_PROGRESS', '', 0, now(), now()
+            FROM generate_series(1, %s)
+            RETURNING id
+        )
+        INSERT INTO workflows_taskinstance
+            (company_id, uuid, workflow_instance_id, task_definition_id, status, input_data,
+             assigned_to_id, assigned_at, created_at, updated_at, attempts, callback_token_hash,
+             completed_by_callback)
+        SELECT %s, gen_random_uuid(), inst.id, %s, 'OPEN', '{}'::jsonb,
+               (%s::bigint[])[1 + (inst.id %% %s)], now(), now(), now(), 0, '', false
+        FROM inst
+        """,
+        [company.pk, wf_id, task_def_id, n, company.pk, task_def_id, worker_ids, len(worker_ids)],
+    )
+
+
+def seed_history(company: Company, wf_id: int, task_def_id: int, worker_ids: list[int], n: int) -> None:
+    """n completed tasks on finished instances, assigned to and completed by the workers."""
+    sql(
+        """
+        WITH inst AS (
+            INSERT INTO workflows_workflowinstance
+                (company_id, workflow_id, workflow_data, status, hold_reason, automated_steps,
+                 created_at, updated_at)
+            SELECT %s, %s, '{}'::jsonb, 'COMPLETED', '', 0, now(), now()
+            FROM generate_series(1, %s)
+            RETURNING id
+        )
+        INSERT INTO workflows_taskinstance
+            (company_id, uuid, workflow_instance_id, task_definition_id, status, input_data,
+             output_data, assigned_to_id, completed_by_id, assigned_at, created_at, completed_at,
+             updated_at, attempts, callback_token_hash, completed_by_callback)
+        SELECT %s, gen_random_uuid(), inst.id, %s, 'COMPLETED', '{}'::jsonb, '{"ok": true}'::jsonb,
+               w, w, now(), now(), now(), now(), 0, '', false
+        FROM inst, generate_series(1, %s) AS k,
+             LATERAL (SELECT (%s::bigint[])[1 + ((inst.id + k) %% %s)] AS w) AS pick
+        """,
+        [
+            company.pk,
+            wf_id,
+            n // HISTORY_PER_INSTANCE,
+            company.pk,
+            task_def_id,
+            HISTORY_PER_INSTANCE,
+            worker_ids,
+            len(worker_ids),
+        ],
+    )
+
+
+def trim_open(company: Company, keep: int) -> None:
+    """Cancels all but `keep` open tasks (set-based), as if a backlog had been worked off."""
+    sql(
+        """
+        UPDATE workflows_taskinstance SET status = 'CANCELLED', completed_at = now()
+        WHERE id IN (
+            SELECT id FROM workflows_taskinstance
+            WHERE company_id = %s AND status = 'OPEN'
+            ORDER BY id OFFSET %s
+        )
+        """,
+        [company.pk, keep],
+    )
+
+
+def reconcile_counters() -> None:
+    """The counters after set-based seeding (what reconcile_task_counts does, in one statement)."""
+    sql(
+        """
+        UPDATE accounts_user u SET open_tasks = COALESCE(c.n, 0)
+        FROM accounts_user u2 LEFT JOIN (
+            SELECT assigned_to_id, count(*) AS n FROM workflows_taskinstance
+            WHERE status IN ('OPEN', 'IN_PROGRESS', 'PENDING') AND assigned_to_id IS NOT NULL
+            GROUP BY assigned_to_id
+        ) c ON c.assigned_to_id = u2.id
+        WHERE u.id = u2.id
+        """
+    )
+
+
+def settle() -> None:
+    reconcile_counters()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # steady state: autovacuum keeps stats and visibility map fresh
+
+
+def bare_baseline(company: Company, ops: int) -> float:
+    """A bare Django app's unit of work: one transaction inserting one row."""
+    from accounts.models import CompanyRole
+
+    started = time.perf_counter()
+    for i in range(ops):
+        with transaction.atomic():
+            CompanyRole._base_manager.create(company=company, name=f"bench-{time.time_ns()}-{i}")
+    return ops / (time.perf_counter() - started)
+
+
+def measure(company: Company, submitter: Any, tt: Any, ops: int) -> dict[str, float]:
+    with company_scope(company):
+        with metered() as start_sql:
+            started = time.perf_counter()
+            tickets = [submit_ticket(user=submitter, ticket_type=tt, data={"n": i}) for i in range(ops)]
+            start_s = time.perf_counter() - started
+        tasks = [
+            t.workflow_instance.tasks.select_related("task_definition", "assigned_to").get() for t in tickets
+        ]
+        with metered() as done_sql:
+            started = time.perf_counter()
+            for task in tasks:
+                assert task.assigned_to is not None
+                services.complete_form_task(
+                    task=task, output={"ok": True}, actor=task.assigned_to, permitted=may_complete_task
+                )
+            done_s = time.perf_counter() - started
+    return {
+        "starts": ops / start_s,
+        "completions": ops / done_s,
+        "start_q": start_sql.queries / ops,
+        "start_sql_ms": 1000 * start_sql.seconds / ops,
+        "start_ms": 1000 * start_s / ops,
+        "done_q": done_sql.queries / ops,
+        "done_sql_ms": 1000 * done_sql.seconds / ops,
+        "done_ms": 1000 * done_s / ops,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--existing", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--ops", type=int, default=300)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=1_000_000)
     args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/engine.py needs PostgreSQL (set DATABASE_URL).")
     old = setup_databases(verbosity=0, interactive=False)
     try:
         with scopes_disabled():
             company = make_company("Bench")
             submitter = make_user(company, SystemRole.USER)
-            workers = [make_user(company, SystemRole.TASK_WORKER) for _ in range(10)]
+            workers = [make_user(company, SystemRole.TASK_WORKER) for _ in range(WORKERS)]
             wf = make_workflow(company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
             tt = make_ticket_type(company, wf, fields={"type": "object"})
-        print(f"database: {connection.vendor}; workers: {len(workers)}; ops per figure: {args.ops}")
-        for existing in args.existing:
+            task_b = wf.tasks.get(key="b")
+        ids = [w.pk for w in workers]
+        print(f"database: PostgreSQL; {WORKERS} workers; {args.ops} ops per figure")
+        print("CPU is shared with other processes on this machine: compare ratios within one run.")
+        bare = bare_baseline(company, args.ops)
+        print(f"bare Django baseline: {bare:7.1f} one-row transactions/s")
+        results: dict[tuple[int, int], dict[str, float]] = {}
+
+        def run(open_n: int, history: int) -> None:
             with scopes_disabled():
-                seed_open_tasks(company, wf, workers, existing)
-            with company_scope(company):
-                started = time.perf_counter()
-                tickets = [
-                    submit_ticket(user=submitter, ticket_type=tt, data={"n": i}) for i in range(args.ops)
-                ]
-                start_rate = args.ops / (time.perf_counter() - started)
-                tasks = [t.workflow_instance.tasks.select_related("task_definition").get() for t in tickets]
-                started = time.perf_counter()
-                for task in tasks:
-                    assert task.assigned_to is not None
-                    services.complete_form_task(
-                        task=task, output={"ok": True}, actor=task.assigned_to, permitted=may_complete_task
-                    )
-                complete_rate = args.ops / (time.perf_counter() - started)
+                have = TaskInstance._base_manager.filter(company=company, status="OPEN").count()
+            if have > open_n:
+                trim_open(company, open_n)
+            seed_open(company, wf.pk, task_b.pk, ids, open_n - have)
+            settle()
+            r = measure(company, submitter, tt, args.ops)
+            results[(open_n, history)] = r
             print(
-                f"existing open tasks ~{existing:>7}: ticket starts {start_rate:7.1f}/s, "
-                f"FORM completions with advance {complete_rate:7.1f}/s"
+                f"open ~{open_n:>7,} history {history:>9,}: starts {r['starts']:6.1f}/s "
+                f"({r['start_q']:.1f} queries, {r['start_sql_ms']:.2f} ms SQL of {r['start_ms']:.2f} ms), "
+                f"completions with advance {r['completions']:6.1f}/s "
+                f"({r['done_q']:.1f} queries, {r['done_sql_ms']:.2f} ms SQL of {r['done_ms']:.2f} ms)"
             )
+
+        run(args.small, 0)
+        run(args.large, 0)
+        started = time.perf_counter()
+        seed_history(company, wf.pk, task_b.pk, ids, args.history)
+        print(f"seeded {args.history:,} completed tasks in {time.perf_counter() - started:.1f}s")
+        run(args.large, args.history)
+        run(args.small, args.history)
+        base = results[(args.small, 0)]
+        worst = results[(args.large, args.history)]
+        print(
+            f"large+history / small+none: starts {worst['starts'] / base['starts']:.2f}, "
+            f"completions {worst['completions'] / base['completions']:.2f} (goal >= 0.80); "
+            f"completions / bare baseline {base['completions'] / bare:.2f}"
+        )
     finally:
         teardown_databases(old, verbosity=0)
 

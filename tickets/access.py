@@ -18,7 +18,10 @@ Rules:
   `tickets.change_ticket` (ticket admins and company admins), "edits definitions" is
   `workflows.change_workflowdefinition` (workflow creators and company admins).
 - Submitters see their own tickets; task workers see the tasks assigned to them and the
-  tickets (and attachments) those tasks belong to; ticket managers see the company's."""
+  tickets (and attachments) those tasks belong to; ticket managers see the company's.
+- Whoever a task is assigned to works it, whatever their system role: the assignment
+  rules (workflows.assignment) give tasks to the submitter or a named person too. Members
+  of a queue task's company role see it (and its ticket's files) until someone claims it."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -100,6 +103,18 @@ def may_open_task_pages(user: Any) -> bool:
     return may_work_tasks(user) or manages_tickets(user)
 
 
+def in_any_company(user: Any) -> bool:
+    return company_id(user) is not None
+
+
+def has_task_pages(user: Any) -> bool:
+    """My tasks in the navigation: task workers, and anyone who holds a task (the
+    counter, no query) or may claim one."""
+    if company_id(user) is None:
+        return False
+    return may_work_tasks(user) or user.open_tasks > 0 or claimable_tasks(user).exists()
+
+
 # --- tickets --------------------------------------------------------------------------------
 
 
@@ -137,12 +152,15 @@ def may_submit(user: Any, ticket_type: TicketType) -> bool:
 
 
 def visible_tickets(user: Any) -> QuerySet[Ticket]:
-    """Ticket pages: submitters see their own, ticket managers the company's. (A task
-    worker sees a ticket's data on the task page, and its files: `visible_attachments`.)"""
+    """Ticket pages: submitters see their own, whoever holds (or held) a task of a ticket
+    sees that ticket, ticket managers the company's."""
     qs = in_company(user, Ticket.objects.all())
     if company_id(user) is None or manages_tickets(user):
         return qs
-    return qs.filter(created_by=user)
+    holds = Exists(
+        TaskInstance.objects.filter(workflow_instance_id=OuterRef("workflow_instance_id"), assigned_to=user)
+    )
+    return qs.filter(Q(created_by=user) | holds)
 
 
 def own_tickets(user: Any) -> QuerySet[Ticket]:
@@ -162,13 +180,19 @@ def _holds_task_on(user: Any) -> Exists:
 def may_view_ticket(user: Any, ticket: Ticket) -> bool:
     if ticket.company_id != company_id(user):
         return False
-    return ticket.created_by_id == user.pk or manages_tickets(user)
+    if ticket.created_by_id == user.pk or manages_tickets(user):
+        return True
+    return TaskInstance.objects.filter(
+        workflow_instance_id=ticket.workflow_instance_id, assigned_to=user
+    ).exists()
 
 
 def may_cancel_ticket(user: Any, ticket: Ticket) -> bool:
     """The submitter and ticket managers may cancel (the workflow must still be active;
-    that is the engine's StateConflict, not a permission)."""
-    return may_view_ticket(user, ticket)
+    that is the engine's StateConflict, not a permission). Assignees only look."""
+    if ticket.company_id != company_id(user):
+        return False
+    return ticket.created_by_id == user.pk or manages_tickets(user)
 
 
 def may_operate_ticket(user: Any, ticket: Ticket) -> bool:
@@ -221,33 +245,63 @@ def commentable_tickets(user: Any) -> QuerySet[Ticket]:
 # --- tasks ----------------------------------------------------------------------------------
 
 
+def _claimable_q(user: Any) -> Q:
+    return Q(
+        queue_role__in=user.company_roles.values("pk"),
+        assigned_to__isnull=True,
+        status__in=OPEN_TASK_STATUSES,
+    )
+
+
 def visible_tasks(user: Any) -> QuerySet[TaskInstance]:
-    """Task workers: the tasks assigned to them. Ticket managers: the company's."""
+    """The tasks assigned to the user and the unclaimed queue tasks of their company
+    roles. Ticket managers: the company's."""
     qs = in_company(user, TaskInstance.objects.all())
-    if manages_tickets(user):
+    if company_id(user) is None or manages_tickets(user):
         return qs
-    if may_work_tasks(user):
-        return qs.filter(assigned_to=user)
-    return qs.none()
+    return qs.filter(Q(assigned_to=user) | _claimable_q(user))
 
 
 def open_tasks_for(user: Any) -> QuerySet[TaskInstance]:
-    """A worker's to-do list: open tasks assigned to them."""
-    if not may_work_tasks(user):
-        return TaskInstance.objects.none()
+    """My tasks: open tasks assigned to the user (a worker, a submitter asked to rework
+    their request, a named person)."""
     return in_company(user, TaskInstance.objects.all()).filter(
         assigned_to=user, status__in=OPEN_TASK_STATUSES
     )
 
 
+def claimable_tasks(user: Any) -> QuerySet[TaskInstance]:
+    """The Claimable list: open, unclaimed queue tasks of the user's company roles,
+    oldest first (the partial index task_claimable answers it)."""
+    if company_id(user) is None:
+        return TaskInstance.objects.none()
+    return (
+        in_company(user, TaskInstance.objects.all())
+        .filter(_claimable_q(user))
+        .select_related("task_definition", "queue_role", "workflow_instance__ticket__ticket_type")
+        .order_by("created_at", "id")
+    )
+
+
+def may_claim_task(user: Any, task: TaskInstance) -> bool:
+    """An active member of the task's queue role, of its company. (Whether it is still
+    unclaimed is state: the claim service's StateConflict.)"""
+    return (
+        task.company_id == company_id(user)
+        and task.queue_role_id is not None
+        and user.company_roles.filter(pk=task.queue_role_id).exists()
+    )
+
+
 def may_complete_task(user: Any, task: TaskInstance) -> bool:
-    """The assignee (still a task worker) or a ticket manager, of the task's company.
+    """The assignee, whatever their system role (assignment rules give tasks to
+    submitters and named people too), or a ticket manager, of the task's company.
     Services re-check it on the locked row (the task may have been reassigned)."""
     if task.company_id != company_id(user):
         return False
     if manages_tickets(user):
         return True
-    return task.assigned_to_id == user.pk and may_work_tasks(user)
+    return task.assigned_to_id == user.pk
 
 
 def may_receive_task(user: Any, task: TaskInstance) -> bool:
@@ -281,13 +335,19 @@ def workers_seen_by(user: Any) -> QuerySet[User]:
 
 
 def visible_attachments(user: Any) -> QuerySet[FileUpload]:
-    """Files of visible tickets, and of tickets the user holds a task on. An internal
+    """Files of visible tickets, of tickets the user holds a task on, and of tickets
+    with a queue task the user may claim (they decide whether to take it). An internal
     note's files are the team's only: a submitter never gets them."""
     qs = in_company(user, FileUpload.objects.filter(ticket__isnull=False))
     if company_id(user) is None or manages_tickets(user):
         return qs
     holds = _holds_task_on(user)
-    return qs.filter(holds | (Q(ticket__created_by=user) & ~Q(comment__internal=True)))
+    claimable = Exists(
+        TaskInstance.objects.filter(workflow_instance_id=OuterRef("ticket__workflow_instance_id")).filter(
+            _claimable_q(user)
+        )
+    )
+    return qs.filter(holds | claimable | (Q(ticket__created_by=user) & ~Q(comment__internal=True)))
 
 
 def may_download(user: Any, upload: FileUpload) -> bool:

@@ -22,6 +22,7 @@ from django.db.models import ProtectedError
 from accounts.models import Company, CompanyRole, User
 from tickets.models import TicketType
 from workflows import jsonsafe
+from workflows.assignment import rule_problems
 from workflows.dry_run import FAILED, dry_run
 from workflows.lint import ERROR, WARNING, lint_workflow
 from workflows.models import TaskDefinition, TaskType, Transition, WorkflowDefinition
@@ -43,6 +44,7 @@ _TASK_FIELDS = {  # bundle name -> model field, with the default export omits
     "version": ("version", 1),
     "edit_layout": ("edit_layout", ""),
     "display_layout": ("display_layout", ""),
+    "assign": ("assign", {}),
 }
 _WORKFLOW_FIELDS = {
     "description": ("description", ""),
@@ -189,7 +191,7 @@ def _semantic_problems(bundle: dict[str, Any], company: Company | None) -> list[
     fields = _ticket_fields(bundle, company)
     for w, wf in enumerate(bundle.get("workflows", [])):
         base = f"$.workflows[{w}]"
-        _check_workflow(wf, base, add)
+        _check_workflow(wf, base, add, role_names)
         lints = lint_workflow(wf, base, fields.get(wf["key"]))
         for lint in lints:
             problems.append(Problem(lint.path, lint.message, lint.severity))
@@ -264,7 +266,7 @@ def _unique(items: list[dict[str, Any]], field: str, base: str, label: str, add:
     return seen
 
 
-def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
+def _check_workflow(wf: dict[str, Any], base: str, add: Any, role_names: set[str]) -> None:
     keys: dict[str, int] = {}
     starts = []
     for i, task in enumerate(wf["tasks"]):
@@ -275,6 +277,13 @@ def _check_workflow(wf: dict[str, Any], base: str, add: Any) -> None:
         if task.get("start"):
             starts.append(task["key"])
         _check_task(task, path, add)
+    task_types = {t["key"]: t["type"] for t in wf["tasks"]}
+    for i, task in enumerate(wf["tasks"]):
+        if "assign" in task:
+            for sub, message in rule_problems(
+                task["assign"], task_type=task["type"], role_names=role_names, task_types=task_types
+            ):
+                add(f"{base}.tasks[{i}].assign{sub}", message)
     if not starts:
         add(f"{base}.tasks", 'No start task: mark exactly one task with "start": true.')
     elif len(starts) > 1:
@@ -551,6 +560,7 @@ def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -
         .order_by("key")
     )
     wf_list = []
+    used_roles: set[str] = set()
     for wf in workflows:
         tasks = []
         for task in sorted(wf.tasks.all(), key=lambda t: t.pk):
@@ -558,6 +568,8 @@ def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -
             if wf.start_task_id == task.pk:
                 item["start"] = True
             item.update(_dump(task, _TASK_FIELDS))
+            if isinstance(task.assign, dict) and task.assign.get("role"):
+                used_roles.add(task.assign["role"])
             tasks.append(item)
         transitions = []
         for tr in sorted(wf.transitions.all(), key=lambda t: t.pk):
@@ -576,7 +588,6 @@ def export_bundle(*, company: Company, workflow_keys: list[str] | None = None) -
             wf_item["examples"] = examples
         wf_list.append(wf_item)
     type_list = []
-    used_roles: set[str] = set()
     for tt in types:
         tt_item: dict[str, Any] = {
             "key": tt.key,

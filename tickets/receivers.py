@@ -68,7 +68,7 @@ def record_workflow_event(
         ticket=ticket,
         task_instance=task_instance,
         kind=kind,
-        message=message,
+        message=message[:500],  # a rule's reason may quote a long expression
         actor=actor,
         data=data,
     )

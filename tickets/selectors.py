@@ -226,6 +226,37 @@ def ticket_detail_context(
     }
 
 
+EARLIER_STEPS_LIMIT = 50
+
+
+def task_page_context(task: TaskInstance, user: User) -> dict[str, Any]:
+    """What a worker sees beside the form: the ticket's fields and attachments, and
+    the outputs of the steps before, all with their labels."""
+    ticket = task.workflow_instance.ticket
+    earlier = (
+        TaskInstance.objects.filter(
+            workflow_instance_id=task.workflow_instance_id, status=TaskStatus.COMPLETED
+        )
+        .exclude(pk=task.pk)
+        .select_related("task_definition", "completed_by")
+        .order_by("completed_at", "id")[:EARLIER_STEPS_LIMIT]
+    )
+    steps = [
+        (t, labelled_data(t.task_definition.output_schema, t.output_data))
+        for t in earlier
+        if isinstance(t.output_data, dict) and t.output_data
+    ]
+    return {
+        "task": task,
+        "definition": task.task_definition,
+        "ticket": ticket,
+        "ticket_rows": labelled_data(ticket.ticket_type.fields, ticket.data),
+        "attachments": list(ticket.attachments.all()[:100]),
+        "earlier_steps": steps,
+        "may_open_ticket": access.may_view_ticket(user, ticket),
+    }
+
+
 @dataclass(frozen=True)
 class LandingSummary:
     can_submit: bool
@@ -239,7 +270,7 @@ def landing_summary(user: User) -> LandingSummary:
     """What the landing page and the navigation show. It lives in the top layer because it
     counts both tickets and tasks."""
     can_submit = access.may_submit_tickets(user)
-    is_worker = access.may_work_tasks(user)
+    is_worker = access.has_task_pages(user)
     return LandingSummary(
         can_submit=can_submit,
         is_worker=is_worker,

@@ -80,6 +80,7 @@ def submit_ticket(
                 company_id=ticket_type.company_id,
                 workflow=versions.runnable(ticket_type.workflow, actor=user),
                 ticket_data=data,
+                submitted_by=user,
             )
             ticket = Ticket.objects.create(
                 company_id=ticket_type.company_id,

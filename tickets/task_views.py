@@ -1,4 +1,7 @@
-"""Worker pages: my tasks and the task form."""
+"""Worker pages: my tasks, the claimable queue tasks and the task form. Open to anyone
+of the company who has work here (task workers, a submitter asked to rework their own
+request, members of a queue role), not only to the task_worker role; which rows each
+one sees is `tickets.access`."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,9 +17,11 @@ from tickets import access
 from tickets import selectors as ticket_selectors
 from tickets.forms import CommentForm, SchemaForm
 from tickets.paging import keyset_page
-from tickets.selectors import labelled_data, task_input_rows
+from tickets.selectors import labelled_data, task_input_rows, task_page_context
 from workflows import services
-from workflows.models import TaskInstance, TaskType
+from workflows.models import TaskInstance, TaskType, WorkflowStatus
+
+CLAIMABLE_LIMIT = 50
 
 
 def _user(request: HttpRequest) -> User:
@@ -24,6 +29,7 @@ def _user(request: HttpRequest) -> User:
 
 
 workers_only = access.page_requires(access.may_work_tasks, "This page needs the task worker role.")
+task_pages = access.page_requires(access.in_any_company, "This page is for members of a company.")
 
 
 def _task_list_columns(qs: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:
@@ -35,16 +41,18 @@ def _task_list_columns(qs: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:
         "created_at",
         "task_definition__title",
         "workflow_instance__company_id",
+        "workflow_instance__status",
         "workflow_instance__ticket__title",
         "workflow_instance__ticket__company_id",
         "workflow_instance__ticket__ticket_type__title",
     )
 
 
-@workers_only
+@task_pages
 def task_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
     page = keyset_page(
-        access.open_tasks_for(_user(request)),
+        access.open_tasks_for(user),
         key="created_at",
         newest_first=False,
         size=25,
@@ -52,7 +60,17 @@ def task_list(request: HttpRequest) -> HttpResponse:
         before=request.GET.get("before"),
         load=_task_list_columns,
     )
-    return render(request, "workflows/task_list.html", {"page": page})
+    claimable = list(access.claimable_tasks(user)[: CLAIMABLE_LIMIT + 1])
+    return render(
+        request,
+        "workflows/task_list.html",
+        {
+            "page": page,
+            "claimable": claimable[:CLAIMABLE_LIMIT],
+            "claimable_more": len(claimable) > CLAIMABLE_LIMIT,
+            "is_worker": access.may_work_tasks(user),
+        },
+    )
 
 
 @workers_only
@@ -66,18 +84,50 @@ def availability(request: HttpRequest) -> HttpResponse:
     return redirect("task_list")
 
 
-@access.page_requires(access.may_open_task_pages, "This page needs the task worker role.")
+@task_pages
+@require_POST
+def task_claim(request: HttpRequest, task_id: int) -> HttpResponse:
+    user = _user(request)
+    task = get_object_or_404(access.visible_tasks(user).select_related("task_definition"), pk=task_id)
+    try:
+        services.claim(task=task, actor=user, permitted=access.may_claim_task)
+    except (services.StateConflict, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+        return redirect("task_list")
+    messages.success(request, f"'{task.task_definition.title}' is yours.")
+    return redirect("task_detail", task_id=task.pk)
+
+
+@task_pages
+@require_POST
+def task_release(request: HttpRequest, task_id: int) -> HttpResponse:
+    user = _user(request)
+    task = get_object_or_404(access.visible_tasks(user).select_related("task_definition"), pk=task_id)
+    try:
+        services.release(task=task, actor=user)
+    except (services.StateConflict, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+        return redirect("task_detail", task_id=task.pk)
+    messages.success(request, f"'{task.task_definition.title}' is back in its queue.")
+    return redirect("task_list")
+
+
+@task_pages
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     user = _user(request)
     task = get_object_or_404(
         access.visible_tasks(user).select_related(
-            "task_definition", "workflow_instance__ticket__ticket_type", "assigned_to"
+            "task_definition", "workflow_instance__ticket__ticket_type", "assigned_to", "queue_role"
         ),
         pk=task_id,
     )
     task_def = task.task_definition
-    editable = task.is_open and task_def.task_type == TaskType.FORM and access.may_complete_task(user, task)
+    held = task.workflow_instance.status == WorkflowStatus.ON_HOLD
+    may_complete = (
+        task.is_open and task_def.task_type == TaskType.FORM and access.may_complete_task(user, task)
+    )
+    editable = may_complete and not held
     form = SchemaForm(
         request.POST if editable and request.method == "POST" else None,
         schema=task_def.output_schema,
@@ -96,23 +146,25 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
         else:
             messages.success(request, f"'{task_def.title}' is done.")
             return redirect("task_list")
-    ticket = task.workflow_instance.ticket
-    ticket_rows = labelled_data(ticket.ticket_type.fields, ticket.data)
+    elif request.method == "POST" and held:
+        messages.error(request, "The ticket is on hold: nothing was saved.")
+    page = task_page_context(task, user)
+    ticket = page["ticket"]
     team = access.on_ticket_team(user, ticket)
     return render(
         request,
         "workflows/task_detail.html",
         {
-            "task": task,
-            "definition": task_def,
-            "ticket": ticket,
+            **page,
             "form": form,
             "editable": editable,
-            "ticket_rows": ticket_rows,
-            "input_rows": task_input_rows(task, ticket_rows),
+            "input_rows": task_input_rows(task, page["ticket_rows"]),
             "output_rows": labelled_data(task_def.output_schema, task.output_data),
             "comments": ticket_selectors.ticket_comments(ticket, include_internal=team),
             "comment_form": CommentForm(team=team) if access.may_reply(user, ticket) else None,
             "upload_limit": settings.UPLOAD_MAX_BYTES,
+            "held": held and may_complete,
+            "claimable": task.is_open and task.assigned_to_id is None and task.queue_role_id is not None,
+            "releasable": task.is_open and task.queue_role_id is not None and task.assigned_to_id == user.pk,
         },
     )

@@ -27,5 +27,7 @@ urlpatterns = [
     path("tasks/", task_views.task_list, name="task_list"),
     path("tasks/availability/", task_views.availability, name="task_availability"),
     path("tasks/<int:task_id>/", task_views.task_detail, name="task_detail"),
+    path("tasks/<int:task_id>/claim/", task_views.task_claim, name="task_claim"),
+    path("tasks/<int:task_id>/release/", task_views.task_release, name="task_release"),
     path("attachments/<int:upload_id>/", views.attachment_download, name="attachment_download"),
 ]

@@ -70,7 +70,13 @@ def publish(*, workflow: WorkflowDefinition, actor: User | None) -> WorkflowVers
 def runnable(draft: WorkflowDefinition, *, actor: User | None) -> WorkflowDefinition:
     """The rows a new ticket starts on: the current version's snapshot. A workflow never
     published is published first (version 1), so no ticket ever runs on a draft."""
-    latest = current_version(draft)
+    # The snapshot and its start task come along: one query on the submit path.
+    latest = (
+        WorkflowVersion.objects.filter(workflow=draft)
+        .select_related("snapshot__start_task")
+        .order_by("-number")
+        .first()
+    )
     if latest is None:
         try:
             latest = publish(workflow=draft, actor=actor) or current_version(draft)

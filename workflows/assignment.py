@@ -1,83 +1,408 @@
-"""Who gets a new FORM task: the company's available task worker with the fewest open
-tasks; ties go to the one assigned least recently, then the lowest id.
+"""Who does a FORM task: the task definition's `assign` rule, and the per-worker
+open-task counters that make least-loaded assignment cost O(pool), not O(tasks).
 
-Concurrency: the caller's transaction locks the company row first, so assignments in
-one company are serialised and two tasks never read the same "fewest" count."""
+Rules (`TaskDefinition.assign`; `{}` is `least_loaded` without a role):
 
-from dataclasses import dataclass
+- `least_loaded` [role]: the company's active, available task workers (holding `role`,
+  when given) ordered by fewest open tasks, least recently assigned, lowest id.
+- `queue` role: nobody; the role's members claim it from their Claimable list.
+- `submitter`: the ticket's submitter (no task_worker role needed).
+- `user` email: that person of the company.
+- `same_as` task: whoever completed that earlier task of this ticket.
+- `expression` expr: JMESPath over `{"ticket", "tasks"}` giving an email of the company.
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Window
+A rule that finds nobody never raises: the task waits unassigned and the decision's
+reason says why (the engine puts it on the timeline).
+
+Counters (`User.open_tasks`, `User.last_assigned_at`) change in the same transaction as
+the task they count. Lock order: workflow instance, task, then the pool's advisory lock
+(least_loaded only; one per company and role, so other pools and companies run in
+parallel), and last the counter rows, in user-id order. Services wrap their transaction
+in `tracked_loads()`, which defers counter writes to its end and sorts them, so two
+transactions never take user rows in opposite orders and nothing waits for a pool lock
+while holding a counter row."""
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Company, User
+from accounts.models import CompanyRole, User
 from accounts.roles import SystemRole
-from workflows.models import OPEN_TASK_STATUSES, TaskInstance
+from workflows.expressions import ExpressionError, compile_expression, evaluate
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskStatus, TaskType
+
+
+class Rule(enum.StrEnum):
+    LEAST_LOADED = "least_loaded"
+    QUEUE = "queue"
+    SUBMITTER = "submitter"
+    USER = "user"
+    SAME_AS = "same_as"
+    EXPRESSION = "expression"
+
+
+# Per rule: required fields, optional fields.
+RULE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Rule.LEAST_LOADED: ((), ("role",)),
+    Rule.QUEUE: (("role",), ()),
+    Rule.SUBMITTER: ((), ()),
+    Rule.USER: (("email",), ()),
+    Rule.SAME_AS: (("task",), ()),
+    Rule.EXPRESSION: (("expr",), ()),
+}
+
+
+def rule_problems(
+    spec: Any, *, task_type: str, role_names: set[str] | None, task_types: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(sub-path, message) for every problem of one task's `assign`; sub-paths are
+    relative to the `assign` value ("" is the value itself). `role_names` None skips the
+    role check (no company known); `task_types` maps the workflow's task keys to types."""
+    if spec in (None, {}):
+        return []
+    if not isinstance(spec, dict):
+        return [("", 'An assignment rule is a JSON object such as {"rule": "least_loaded"}.')]
+    if task_type != TaskType.FORM:
+        return [("", f"Only FORM tasks are assigned to people; a {task_type} task has no assign rule.")]
+    rule = spec.get("rule")
+    if rule not in RULE_FIELDS:
+        return [(".rule", f"Unknown rule {rule!r}; one of: {', '.join(RULE_FIELDS)}.")]
+    required, optional = RULE_FIELDS[rule]
+    problems: list[tuple[str, str]] = []
+    for name in required:
+        if not isinstance(spec.get(name), str) or not spec[name].strip():
+            problems.append((f".{name}", f"The {rule} rule needs '{name}'."))
+    for name in spec:
+        if name != "rule" and name not in required + optional:
+            problems.append((f".{name}", f"The {rule} rule takes no '{name}'."))
+    if problems:
+        return problems
+    role = spec.get("role")
+    if role and role_names is not None and role not in role_names:
+        problems.append((".role", f"Unknown company role '{role}'."))
+    if rule == Rule.SAME_AS:
+        key = spec["task"]
+        if key not in task_types:
+            problems.append((".task", f"Unknown task '{key}' in this workflow."))
+        elif task_types[key] != TaskType.FORM:
+            problems.append((".task", f"Task '{key}' is not a FORM task: nobody completes it by hand."))
+    if rule == Rule.EXPRESSION:
+        try:
+            compile_expression(spec["expr"])
+        except ExpressionError as exc:
+            problems.append((".expr", f"Invalid JMESPath {spec['expr']!r}: {exc.reason}"))
+    if rule == Rule.USER and "@" not in spec["email"]:
+        problems.append((".email", f"'{spec['email']}' is not an email address."))
+    return problems
 
 
 @dataclass(frozen=True)
 class AssignmentDecision:
+    rule: str
     user: User | None
-    open_tasks: int | None
-    candidates: int
+    message: str
+    open_tasks: int | None = None
+    candidates: int = 0
+    queue_role: CompanyRole | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def reason(self) -> str:
-        if self.user is None:
-            return "No available task worker; the task waits unassigned."
-        return (
-            f"Assigned to {self.user} ({self.open_tasks} open task(s), the fewest among "
-            f"{self.candidates} available worker(s))."
-        )
+        return self.message
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "assignee": self.user.pk if self.user else None,
+            **self.extra,
+        }
+        if self.rule == Rule.LEAST_LOADED:
+            out.update(open_tasks=self.open_tasks, candidates=self.candidates)
+        if self.queue_role is not None:
+            out["queue"] = self.queue_role.name
+        return out
 
 
-def available_workers(company_id: int) -> QuerySet[User]:
-    return User.objects.filter(
-        company_id=company_id,
-        is_active=True,
-        is_available=True,
-        groups__name=SystemRole.TASK_WORKER,
-    )
+def _nobody(rule: str, why: str, **extra: Any) -> AssignmentDecision:
+    return AssignmentDecision(rule, None, f"{why} The task waits unassigned.", extra=extra)
 
 
-def choose_worker(company_id: int) -> AssignmentDecision:
-    # A correlated count per worker reads only the partial index of open tasks, so
-    # the cost follows open work, not the company's whole task history. The order and the
-    # number of candidates come from the database: one row, whatever the headcount.
-    open_count = (
-        TaskInstance.objects.filter(assigned_to=OuterRef("pk"), status__in=OPEN_TASK_STATUSES)
+# --- counters ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Change:
+    delta: int = 0
+    assigned_at: datetime | None = None
+
+
+_pending: ContextVar[dict[int, _Change] | None] = ContextVar("assignment_pending", default=None)
+
+
+@contextmanager
+def tracked_loads() -> Iterator[None]:
+    """Defers counter writes to the end of the block and applies them in user-id order.
+    Use it inside the service's `transaction.atomic()`; nested uses join the outer one."""
+    if _pending.get() is not None:
+        yield
+        return
+    token = _pending.set({})
+    try:
+        yield
+        changes = _pending.get() or {}
+        _pending.set(None)
+        for user_id in sorted(changes):
+            _apply(user_id, changes[user_id])
+    finally:
+        _pending.reset(token)
+
+
+def _apply(user_id: int, change: _Change) -> None:
+    values: dict[str, Any] = {}
+    if change.delta:
+        values["open_tasks"] = F("open_tasks") + change.delta
+    if change.assigned_at is not None:
+        values["last_assigned_at"] = change.assigned_at
+    if values:
+        User.objects.filter(pk=user_id).update(**values)
+
+
+def _change(user_id: int, delta: int, assigned_at: datetime | None = None) -> None:
+    pending = _pending.get()
+    if pending is None:  # outside tracked_loads: still exact, just not lock-ordered
+        _apply(user_id, _Change(delta, assigned_at))
+        return
+    change = pending.setdefault(user_id, _Change())
+    change.delta += delta
+    if assigned_at is not None:
+        change.assigned_at = assigned_at
+
+
+def set_assignee(task: TaskInstance, user: User | None, *, now: datetime | None = None) -> None:
+    """Moves an open task to `user` (or to nobody), counters included; saves the task
+    unless it is not inserted yet."""
+    now = now or timezone.now()
+    task_closing(task)
+    task.assigned_to = user
+    task.assigned_at = now if user else None
+    if user is not None and task.status in OPEN_TASK_STATUSES:
+        _change(user.pk, +1, assigned_at=now)
+    if task.pk is not None:
+        task.save(update_fields=["assigned_to", "assigned_at", "queue_role", "updated_at"])
+
+
+def task_closing(task: TaskInstance) -> None:
+    """Call before an open task leaves the open statuses (completed, cancelled, error)."""
+    if task.assigned_to_id is not None and task.status in OPEN_TASK_STATUSES:
+        _change(task.assigned_to_id, -1)
+
+
+def tasks_closing(assignee_ids: list[int | None]) -> None:
+    """Bulk form of `task_closing`: the assignees of the open tasks being closed."""
+    for user_id in assignee_ids:
+        if user_id is not None:
+            _change(user_id, -1)
+
+
+def open_count_truth() -> Coalesce:
+    """The counter's definition as SQL, per user row (used to reconcile and to test)."""
+    count = (
+        TaskInstance._base_manager.filter(assigned_to=OuterRef("pk"), status__in=OPEN_TASK_STATUSES)
         .order_by()
         .values("assigned_to")
         .annotate(n=Count("pk"))
         .values("n")
     )
-    best = (
-        available_workers(company_id)
-        .annotate(
-            open_count=Coalesce(Subquery(open_count, output_field=IntegerField()), 0),
-            candidates=Window(Count("pk")),
+    return Coalesce(Subquery(count), 0)
+
+
+def reconcile(*, company_id: int | None = None) -> list[tuple[int, int, int]]:
+    """Sets every counter that differs from the truth; returns (user id, was, now).
+    Each fix locks the user row and counts again, so it is safe beside live traffic."""
+    users = User.objects.filter(company__isnull=False)
+    if company_id is not None:
+        users = users.filter(company_id=company_id)
+    fixed = []
+    suspects = users.annotate(truth=open_count_truth()).exclude(open_tasks=F("truth"))
+    for user_id in suspects.values_list("pk", flat=True):
+        with transaction.atomic():
+            was = (
+                User.objects.select_for_update(of=("self",))
+                .values_list("open_tasks", flat=True)
+                .get(pk=user_id)
+            )
+            now = (
+                User.objects.filter(pk=user_id)
+                .annotate(truth=open_count_truth())
+                .values_list("truth", flat=True)[0]
+            )
+            if was != now:
+                User.objects.filter(pk=user_id).update(open_tasks=now)
+                fixed.append((user_id, was, now))
+    return fixed
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def available_workers(company_id: int, role: str | None = None) -> QuerySet[User]:
+    qs = User.objects.filter(
+        company_id=company_id,
+        is_active=True,
+        is_available=True,
+        groups__name=SystemRole.TASK_WORKER,
+    )
+    if role:
+        qs = qs.filter(company_roles__name=role)
+    return qs
+
+
+def _lock_pool(company_id: int, role: str | None) -> None:
+    """Serialises least-loaded picks within one pool (company + role), and only there.
+    SQLite serialises every writer anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"tf-pool:{company_id}:{role or ''}"]
         )
-        .order_by("open_count", F("last_assigned_at").asc(nulls_first=True), "pk")
+
+
+def _role(company_id: int, name: str) -> CompanyRole | None:
+    return CompanyRole.objects.filter(company_id=company_id, name=name).first()
+
+
+def _least_loaded(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    role = spec.get("role") or None
+    _lock_pool(task.company_id, role)
+    return choose_worker(task.company_id, role)
+
+
+def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecision:
+    """The least-loaded pick itself (the caller holds the pool lock): one query on the
+    pool's user rows, whatever the number of tasks."""
+    best = (
+        available_workers(company_id, role)
+        .annotate(candidates=Window(Count("pk")))
+        .order_by("open_tasks", F("last_assigned_at").asc(nulls_first=True), "pk")
         .first()
     )
+    pool = f"task workers with the company role '{role}'" if role else "task workers"
     if best is None:
-        return AssignmentDecision(user=None, open_tasks=None, candidates=0)
+        if role and _role(company_id, role) is None:
+            return _nobody(Rule.LEAST_LOADED, f"The company role '{role}' does not exist.", role=role)
+        with_role = f" with the company role '{role}'" if role else ""
+        return _nobody(Rule.LEAST_LOADED, f"No available task worker{with_role}.", role=role)
+    candidates: int = best.candidates  # type: ignore[attr-defined]
     return AssignmentDecision(
-        user=best,
-        open_tasks=best.open_count,  # type: ignore[attr-defined]
-        candidates=best.candidates,  # type: ignore[attr-defined]
+        Rule.LEAST_LOADED,
+        best,
+        f"Assigned to {best} ({best.open_tasks} open task(s), the fewest among {candidates} "
+        f"available {pool}).",
+        open_tasks=best.open_tasks,
+        candidates=candidates,
+        extra={"role": role} if role else {},
     )
+
+
+def _queue(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    role = _role(task.company_id, spec["role"])
+    if role is None:
+        return _nobody(
+            Rule.QUEUE, f"The company role '{spec['role']}' does not exist, so nobody can claim it."
+        )
+    members = role.users.filter(is_active=True).exists()
+    message = f"Waiting in the '{role.name}' queue: the first member of the role to claim it does it."
+    if not members:
+        message += " The role has no active members yet: a ticket admin must assign it."
+    return AssignmentDecision(Rule.QUEUE, None, message, queue_role=role)
+
+
+def _person(rule: str, user: User | None, who: str, **extra: Any) -> AssignmentDecision:
+    if user is None:
+        return _nobody(rule, f"{who} is not a user of this company.", **extra)
+    if not user.is_active:
+        return _nobody(rule, f"{who} ({user.email}) is inactive.", **extra)
+    return AssignmentDecision(rule, user, f"Assigned to {user}: {who}.", extra=extra)
+
+
+def _by_email(task: TaskInstance, email: str) -> User | None:
+    return User.objects.filter(company_id=task.company_id, email__iexact=email.strip()).first()
+
+
+def _submitter(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    user_id = task.workflow_instance.submitted_by_id
+    user = User.objects.filter(pk=user_id, company_id=task.company_id).first() if user_id else None
+    return _person(Rule.SUBMITTER, user, "the ticket's submitter")
+
+
+def _user(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    email = spec["email"]
+    return _person(Rule.USER, _by_email(task, email), f"the named user {email}", email=email)
+
+
+def _same_as(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    key = spec["task"]
+    earlier = (
+        TaskInstance.objects.filter(
+            workflow_instance_id=task.workflow_instance_id,
+            task_definition__key=key,
+            status=TaskStatus.COMPLETED,
+        )
+        .select_related("completed_by", "assigned_to")
+        .order_by("-completed_at", "-id")
+        .first()
+    )
+    if earlier is None:
+        return _nobody(Rule.SAME_AS, f"Task '{key}' has not been completed on this ticket.", task=key)
+    person = earlier.completed_by or earlier.assigned_to
+    return _person(Rule.SAME_AS, person, f"whoever completed '{key}'", task=key)
+
+
+def _expression(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
+    expr = spec["expr"]
+    data = task.workflow_instance.workflow_data or {}
+    try:
+        value = evaluate(expr, {"ticket": data.get("ticket", {}), "tasks": data.get("tasks", {})})
+    except ExpressionError as exc:
+        return _nobody(Rule.EXPRESSION, f"The expression failed: {exc.reason}.", expr=expr)
+    if not isinstance(value, str) or not value.strip():
+        return _nobody(
+            Rule.EXPRESSION, f"The expression {expr!r} gave {value!r}, not an email address.", expr=expr
+        )
+    return _person(Rule.EXPRESSION, _by_email(task, value), f"{value} (from {expr!r})", expr=expr)
+
+
+_RULES = {
+    Rule.LEAST_LOADED: _least_loaded,
+    Rule.QUEUE: _queue,
+    Rule.SUBMITTER: _submitter,
+    Rule.USER: _user,
+    Rule.SAME_AS: _same_as,
+    Rule.EXPRESSION: _expression,
+}
+
+
+def decide(task: TaskInstance) -> AssignmentDecision:
+    spec = task.task_definition.assign or {}
+    rule = spec.get("rule", Rule.LEAST_LOADED) if isinstance(spec, dict) else None
+    if rule not in _RULES:  # saved around the validator (e.g. a raw SQL edit)
+        return _nobody(str(rule), f"Unknown assignment rule {rule!r}.")
+    return _RULES[Rule(rule)](task, spec)
 
 
 def assign(task: TaskInstance) -> AssignmentDecision:
-    """Assigns `task`. Must run inside a transaction. A saved task is updated; an unsaved
-    one only gets its fields set (the caller's INSERT writes them)."""
-    Company.objects.select_for_update(of=("self",)).filter(pk=task.company_id).first()
-    decision = choose_worker(task.company_id)
-    now = timezone.now()
-    task.assigned_to = decision.user
-    task.assigned_at = now if decision.user else None
-    if task.pk is not None:
-        task.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
-    if decision.user is not None:
-        User.objects.filter(pk=decision.user.pk).update(last_assigned_at=now)
+    """Applies the task definition's rule to a new open task (saved if it already is).
+    Must run inside a transaction; see the module docstring for locks."""
+    decision = decide(task)
+    task.queue_role = decision.queue_role
+    set_assignee(task, decision.user)
     return decision

@@ -40,7 +40,7 @@ from workflows.signals import action_ready, workflow_event
 
 
 def lock_instance(instance_id: int, *, related: tuple[str, ...] = ()) -> WorkflowInstance:
-    """Locks the instance row only; `related` rows come along in the same query, unlocked."""
+    """Locks the instance row only (`related` rows are read along, not locked)."""
     qs = WorkflowInstance.objects.select_for_update(of=("self",))
     return (qs.select_related(*related) if related else qs).get(pk=instance_id)
 
@@ -179,24 +179,14 @@ def enter_task(
         status=TaskStatus.OPEN,
         input_data=input_data,
     )
-    # A form task gets its assignee before its INSERT: one write instead of two.
+    # A form task is inserted already assigned (one write, not insert then update).
     decision = None if task_def.is_action else assignment.assign(task)
     task.save(force_insert=True)
     emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
     if decision is None:
         request_action(task)
     else:
-        emit(
-            instance,
-            "assigned",
-            decision.reason(),
-            task=task,
-            data={
-                "assignee": decision.user.pk if decision.user else None,
-                "open_tasks": decision.open_tasks,
-                "candidates": decision.candidates,
-            },
-        )
+        emit(instance, "assigned", decision.reason(), task=task, data=decision.data())
     return task
 
 
@@ -221,10 +211,21 @@ def complete(
 ) -> None:
     """Marks `task` completed with `output`, stores it for expressions, and routes on."""
     now = timezone.now()
+    assignment.task_closing(task)
     task.status = TaskStatus.COMPLETED
     task.output_data = output
     task.completed_at = now
-    task.save(update_fields=["status", "output_data", "completed_at", "updated_at", "completed_by_callback"])
+    task.completed_by = actor
+    task.save(
+        update_fields=[
+            "status",
+            "output_data",
+            "completed_at",
+            "completed_by",
+            "updated_at",
+            "completed_by_callback",
+        ]
+    )
     data = dict(instance.workflow_data or {})
     data["tasks"] = {**data.get("tasks", {}), task.task_definition.key: output}
     instance.workflow_data = data

@@ -151,6 +151,13 @@ class TaskDefinition(Definition):
     timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     # ASYNC_ACTION: how long to wait for the callback before it is an error.
     callback_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # FORM: who does it (workflows.assignment); {} is least_loaded over all task workers.
+    assign = OrderedJSONField(
+        default=dict,
+        blank=True,
+        help_text='Who does this form task, e.g. {"rule": "queue", "role": "it"}. Empty: '
+        "the available task worker with the fewest open tasks.",
+    )
     # Copied from the workflow: a task of a published snapshot (see WorkflowDefinition).
     is_snapshot = models.BooleanField(default=False, editable=False)
 
@@ -223,6 +230,10 @@ class WorkflowVersion(CompanyOwned):
 
 class WorkflowInstance(CompanyOwned):
     workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="+")
+    # Who started it (the ticket's submitter): the `submitter` assignment rule.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     current_task = models.ForeignKey(
         TaskDefinition, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -262,6 +273,14 @@ class TaskInstance(CompanyOwned):
         db_index=False,
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # A queue task: unassigned, the members of this role may claim it.
+    queue_role = models.ForeignKey(
+        "accounts.CompanyRole", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The person who completed it (assignee, claimer or a ticket admin): `same_as` rule.
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -293,6 +312,12 @@ class TaskInstance(CompanyOwned):
             models.Index(fields=["assigned_to", "created_at", "id"], name="task_assignee_date"),
             models.Index(fields=["company", "created_at", "id"], name="task_company_date"),
             models.Index(fields=["company", "status", "created_at", "id"], name="task_company_status"),
+            # The Claimable list: open, unassigned queue tasks of the user's roles, oldest first.
+            models.Index(
+                fields=["queue_role", "created_at"],
+                name="task_claimable",
+                condition=Q(status__in=["OPEN", "IN_PROGRESS", "PENDING"], assigned_to__isnull=True),
+            ),
             # The sweeper: OPEN (actions not claimed), IN_PROGRESS and PENDING past deadline.
             models.Index(
                 fields=["deadline_at"],

@@ -161,3 +161,35 @@ def unfill_form_schema(schema: Any) -> Any:
 def field_path(json_path: str) -> str:
     """ "$.items[0].name" -> "items.0.name" (the form's field paths; "" for the whole)."""
     return re.sub(r"\[(\d+)\]", r".\1", json_path).removeprefix("$").removeprefix(".")
+
+
+# The `assign` rule of a FORM task (workflows.assignment checks it). Every key is shown
+# (filled with "" by `fill_assign`) and empty ones are pruned on save.
+ASSIGN_KEYS = ("rule", "role", "email", "task", "expr")
+ASSIGN_EDITOR: dict[str, Any] = {
+    "type": "object",
+    "title": "Who does it",
+    "keys": {
+        "rule": {
+            "type": "string",
+            "choices": [
+                {"title": "(default: least loaded task worker)", "value": ""},
+                {"title": "Least loaded (optionally of a role)", "value": "least_loaded"},
+                {"title": "Queue: members of a role claim it", "value": "queue"},
+                {"title": "The ticket's submitter", "value": "submitter"},
+                {"title": "A named user (email)", "value": "user"},
+                {"title": "Whoever completed an earlier task", "value": "same_as"},
+                {"title": "Expression giving an email", "value": "expression"},
+            ],
+        },
+        "role": {"type": "string", "helpText": "Company role name (least loaded, queue)."},
+        "email": {"type": "string", "helpText": "A user of the company (named user)."},
+        "task": {"type": "string", "helpText": "Key of an earlier FORM task (same as)."},
+        "expr": {"type": "string", "helpText": "JMESPath over {ticket, tasks} (expression)."},
+    },
+}
+
+
+def fill_assign(value: Any) -> dict[str, Any]:
+    value = value if isinstance(value, dict) else {}
+    return {key: value.get(key, "") for key in ASSIGN_KEYS}

@@ -12,9 +12,10 @@ from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskType
 
 
 def open_task_count(user: User, *, cap: int | None = None) -> int:
-    """The user's open tasks, counted up to `cap` when given (a bounded index read)."""
-    qs = TaskInstance.objects.filter(assigned_to=user, status__in=OPEN_TASK_STATUSES).order_by()
-    return qs.values("pk")[:cap].count() if cap is not None else qs.count()
+    """The counter kept by workflows.assignment (no query beyond loading the user),
+    bounded by `cap` when given so callers that show "99+" keep working."""
+    n = max(user.open_tasks, 0)
+    return min(n, cap) if cap is not None else n
 
 
 def unassigned_tasks(queryset: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from workflows import engine
+from workflows import assignment, engine
 from workflows.models import (
     FINISHED_WORKFLOW_STATUSES,
     OPEN_TASK_STATUSES,
@@ -46,13 +46,18 @@ class StateConflict(Exception):
 
 
 def create_instance(
-    *, company_id: int, workflow: WorkflowDefinition, ticket_data: dict[str, Any]
+    *,
+    company_id: int,
+    workflow: WorkflowDefinition,
+    ticket_data: dict[str, Any],
+    submitted_by: User | None = None,
 ) -> WorkflowInstance:
     if workflow.company_id != company_id:
         raise PermissionDenied("Workflow belongs to another company.")
     return WorkflowInstance.objects.create(
         company_id=company_id,
         workflow=workflow,
+        submitted_by=submitted_by,
         status=WorkflowStatus.NOT_STARTED,
         workflow_data={"ticket": ticket_data, "tasks": {}},
     )
@@ -66,7 +71,7 @@ def start_instance(
 
     `fresh`: the caller created `instance` in its still-open transaction (submit), so no
     one else can see the row: no lock, no re-read, no savepoint of its own."""
-    with transaction.atomic(savepoint=not fresh):
+    with transaction.atomic(savepoint=not fresh), assignment.tracked_loads():
         if not fresh:
             instance = engine.lock_instance(instance.pk, related=("workflow__start_task",))
         workflow = instance.workflow
@@ -102,7 +107,7 @@ def complete_form_task(
     errors = engine.validate_output(task.task_definition, output)
     if errors:
         raise OutputInvalid(errors)
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None:
             raise StateConflict("This task is already finished.")
@@ -127,7 +132,7 @@ def _require_active(instance: WorkflowInstance) -> None:
 def retry(*, instance: WorkflowInstance, actor: User) -> None:
     """Re-runs the failed step of an on-hold workflow: a failed action is called again,
     failed routing is re-evaluated, a failed start starts again."""
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be retried.")
@@ -155,7 +160,7 @@ def complete_by_hand(*, task: TaskInstance, output: Any, actor: User) -> None:
     errors = engine.validate_output(task.task_definition, output)
     if errors:
         raise OutputInvalid(errors)
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         instance, current = engine.lock_task(task.pk, instance_id=task.workflow_instance_id)
         _require_active(instance)
         if current.status not in (*OPEN_TASK_STATUSES, TaskStatus.ERROR):
@@ -170,17 +175,12 @@ def reassign(*, task: TaskInstance, user: User | None, actor: User, eligible: Ta
     caller's rule for who may receive it."""
     if user is not None and not eligible(user, task):
         raise ValidationError("Tasks can only go to active task workers of the same company.")
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None or locked[1].task_definition.is_action:
             raise StateConflict("Only open form tasks can be reassigned.")
         instance, current = locked
-        now = timezone.now()
-        current.assigned_to = user
-        current.assigned_at = now if user else None
-        current.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
-        if user is not None:
-            User.objects.filter(pk=user.pk).update(last_assigned_at=now)
+        assignment.set_assignee(current, user)
         engine.emit(
             instance,
             "reassigned",
@@ -192,7 +192,7 @@ def reassign(*, task: TaskInstance, user: User | None, actor: User, eligible: Ta
 
 
 def hold(*, instance: WorkflowInstance, actor: User) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.IN_PROGRESS:
             raise StateConflict("Only a ticket in progress can be put on hold.")
@@ -203,7 +203,7 @@ def hold(*, instance: WorkflowInstance, actor: User) -> None:
 def resume(*, instance: WorkflowInstance, actor: User) -> None:
     """Lifts a manual hold and catches up: routes on from a step that finished while
     held, and re-queues open actions. A ticket stopped by an error is retried instead."""
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be resumed.")
@@ -224,13 +224,15 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
 def cancel(*, instance: WorkflowInstance, actor: User, reason: str = "") -> None:
     """Stops the workflow for good. `reason` goes on the timeline the submitter sees."""
     reason = " ".join(reason.split())
-    with transaction.atomic():
+    with transaction.atomic(), assignment.tracked_loads():
         instance = engine.lock_instance(instance.pk)
         _require_active(instance)
         now = timezone.now()
-        instance.tasks.filter(status__in=(*OPEN_TASK_STATUSES, TaskStatus.ERROR)).update(
-            status=TaskStatus.CANCELLED, completed_at=now, updated_at=now
+        closing = instance.tasks.filter(status__in=(*OPEN_TASK_STATUSES, TaskStatus.ERROR))
+        assignment.tasks_closing(
+            list(closing.filter(status__in=OPEN_TASK_STATUSES).values_list("assigned_to_id", flat=True))
         )
+        closing.update(status=TaskStatus.CANCELLED, completed_at=now, updated_at=now)
         instance.status = WorkflowStatus.CANCELLED
         instance.save(update_fields=["status", "updated_at"])
         engine.emit(
@@ -239,4 +241,55 @@ def cancel(*, instance: WorkflowInstance, actor: User, reason: str = "") -> None
             f"Ticket cancelled: {reason}"[:500] if reason else "Ticket cancelled.",
             actor=actor,
             data={"reason": reason} if reason else None,
+        )
+
+
+# --- queues: claim and release ---------------------------------------------------------------
+
+
+def claim(*, task: TaskInstance, actor: User, permitted: TaskRule) -> None:
+    """A member of the task's queue role takes it (`permitted` is the access rule,
+    tickets.access.may_claim_task). Under the task's row lock the first claim wins; every
+    later one gets StateConflict."""
+    with transaction.atomic(), assignment.tracked_loads():
+        locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
+        if locked is None:
+            raise StateConflict("This task is already finished.")
+        instance, current = locked
+        if not permitted(actor, current):
+            raise PermissionDenied("Only members of the task's queue role may claim it.")
+        if current.assigned_to_id is not None:
+            raise StateConflict("Someone else has already claimed this task.")
+        if instance.status != WorkflowStatus.IN_PROGRESS:
+            raise StateConflict(f"The ticket is {instance.get_status_display().lower()}.")
+        assignment.set_assignee(current, actor)
+        role = current.queue_role.name if current.queue_role else ""
+        engine.emit(
+            instance,
+            "claimed",
+            f"Claimed by {actor} from the '{role}' queue.",
+            task=current,
+            actor=actor,
+            data={"assignee": actor.pk, "queue": role},
+        )
+
+
+def release(*, task: TaskInstance, actor: User) -> None:
+    """The claimer gives a queue task back to its queue."""
+    with transaction.atomic(), assignment.tracked_loads():
+        locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
+        if locked is None:
+            raise StateConflict("This task is already finished.")
+        instance, current = locked
+        if current.queue_role_id is None or current.assigned_to_id != actor.pk:
+            raise PermissionDenied("Only the person who holds a queue task may release it.")
+        assignment.set_assignee(current, None)
+        role = current.queue_role.name if current.queue_role else ""
+        engine.emit(
+            instance,
+            "released",
+            f"Released by {actor} back to the '{role}' queue.",
+            task=current,
+            actor=actor,
+            data={"queue": role},
         )

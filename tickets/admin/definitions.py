@@ -16,12 +16,13 @@ from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django_scopes import scopes_disabled
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from accounts.admin_base import CompanyAdmin, CompanyTabularInline
-from accounts.models import Company, User
+from accounts.models import Company, CompanyRole, User
 from tickets.admin.mixins import (
     CreatedByMixin,
     WarnInvalidWorkflowMixin,
@@ -50,13 +51,16 @@ from tickets.dry_run import stored_workflow
 from tickets.forms import SchemaField
 from tickets.models import TicketType
 from tickets.versions import content_hash, diff, move_open_tickets, publish, workflow_bundle
+from workflows.assignment import rule_problems
 from workflows.lint import ERROR
 from workflows.models import TaskDefinition, Transition, WorkflowDefinition, WorkflowVersion
 from workflows.schemas import (
+    ASSIGN_EDITOR,
     EXT_REF_SCHEMA,
     JSON_SCHEMA_EDITOR,
     TRANSFORM_SCHEMA,
     WORKFLOW_FIELDS_SCHEMA,
+    fill_assign,
     fill_form_schema,
     fits_form_schema_editor,
 )
@@ -81,6 +85,7 @@ class DefinitionFormMixin:
     textarea); layout columns are shown as code."""
 
     jsonform_schemas: dict[str, dict[str, Any]] = {}
+    jsonform_fills: dict[str, Any] = {}  # field -> fills keys the widget needs for display
     code_fields = ("display_layout", "edit_layout")
 
     def formfield_for_dbfield(
@@ -95,7 +100,7 @@ class DefinitionFormMixin:
                 label=str(db_field.verbose_name).capitalize(),
                 help_text=db_field.help_text,
                 prune_empty=True,  # the widget adds "" / null for inputs left alone
-                fill=fill_form_schema if form_schema else None,
+                fill=self.jsonform_fills.get(db_field.name) or (fill_form_schema if form_schema else None),
             )
         if db_field.name in self.code_fields:
             return forms.CharField(
@@ -405,6 +410,34 @@ def _summary(bundle: dict[str, Any]) -> dict[str, list[str]]:
 PUBLIC_FIELDS_SCHEMA = {"type": "array", "title": "Public output fields", "items": {"type": "string"}}
 
 
+class TaskDefinitionForm(forms.ModelForm):
+    """Refuses an `assign` rule the engine could not follow (the bundle validator's
+    check): unknown rule, role or task, invalid expression, a rule on an action."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        workflow = data.get("workflow") or getattr(self.instance, "workflow", None)
+        if workflow is None or "assign" not in self.fields:
+            return data
+        with scopes_disabled():
+            roles = set(
+                CompanyRole.objects.filter(company_id=workflow.company_id).values_list("name", flat=True)
+            )
+            task_types = dict(
+                TaskDefinition.objects.filter(workflow=workflow).values_list("key", "task_type")
+            )
+        if data.get("key"):
+            task_types[data["key"]] = data.get("task_type", "")
+        for sub, message in rule_problems(
+            data.get("assign") or {},
+            task_type=data.get("task_type", ""),
+            role_names=roles,
+            task_types=task_types,
+        ):
+            self.add_error("assign", f"assign{sub}: {message}")
+        return data
+
+
 @admin.register(TaskDefinition)
 class TaskDefinitionAdmin(
     WarnInvalidWorkflowMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
@@ -412,6 +445,7 @@ class TaskDefinitionAdmin(
     resource_classes = [TaskResource]
     fieldsets = [
         (None, {"fields": ["workflow", "key", "title", "task_type", "description", "ext_ref", "version"]}),
+        ("Who does it (FORM tasks)", {"fields": ["assign"]}),
         ("Action", {"fields": ["action_url", "timeout_seconds", "callback_timeout_seconds"]}),
         (
             "Data",
@@ -440,7 +474,10 @@ class TaskDefinitionAdmin(
         "input_transform": TRANSFORM_SCHEMA,
         "output_transform": TRANSFORM_SCHEMA,
         "public_fields": PUBLIC_FIELDS_SCHEMA,
+        "assign": ASSIGN_EDITOR,
     }
+    jsonform_fills = {"assign": fill_assign}
+    form = TaskDefinitionForm
     paginator = InfinitePaginator
 
 

@@ -3,15 +3,17 @@ one resource per definition model and the admin mixin that wires them in."""
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
-from accounts.models import Company
+from accounts.models import Company, CompanyRole
 from tickets.bundles import row_problems
 from tickets.models import TicketType
+from workflows.assignment import rule_problems
 from workflows.models import TaskDefinition, Transition, WorkflowDefinition
 
 
@@ -109,6 +111,24 @@ class TaskResource(CompanyResource):
         rows = set(_column(dataset, "workflow", "key"))
         return {"workflows": {w for w, _ in rows}, "tasks": rows}
 
+    def before_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
+        super().before_save_instance(instance, row, **kwargs)
+        # The same check as bundles and the admin form: a bad rule is a row error.
+        roles = set(
+            CompanyRole._base_manager.filter(company_id=instance.company_id).values_list("name", flat=True)
+        )
+        task_types = dict(
+            TaskDefinition._base_manager.filter(workflow_id=instance.workflow_id).values_list(
+                "key", "task_type"
+            )
+        )
+        task_types[instance.key] = instance.task_type
+        problems = rule_problems(
+            instance.assign or {}, task_type=instance.task_type, role_names=roles, task_types=task_types
+        )
+        if problems:
+            raise ValidationError({"assign": [f"assign{sub}: {message}" for sub, message in problems]})
+
     class Meta:
         model = TaskDefinition
         import_id_fields = ("workflow", "key")
@@ -129,6 +149,7 @@ class TaskResource(CompanyResource):
             "action_url",
             "timeout_seconds",
             "callback_timeout_seconds",
+            "assign",
             "version",
             "edit_layout",
             "display_layout",

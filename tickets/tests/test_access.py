@@ -51,7 +51,8 @@ class AccessTests(TestCase):
         expected = {
             self.submitter: True,
             self.other_submitter: False,
-            self.worker: False,
+            self.worker: True,  # the assignee opens the ticket page (issue 10), cannot cancel
+            self.idle_worker: False,
             self.ticket_admin: True,
             self.company_admin: True,
             self.creator: False,
@@ -63,7 +64,7 @@ class AccessTests(TestCase):
             with self.subTest(user=user.email):
                 self.assertEqual(self.ticket.pk in self.ids(access.visible_tickets(user)), sees)
                 self.assertEqual(access.may_view_ticket(user, self.ticket), sees)
-                self.assertEqual(access.may_cancel_ticket(user, self.ticket), sees)
+                self.assertEqual(access.may_cancel_ticket(user, self.ticket), sees and user != self.worker)
         self.assertEqual(self.ids(access.visible_tickets(AnonymousUser())), set())
         self.assertEqual(self.ids(access.own_tickets(self.ticket_admin)), set())
         self.assertTrue(access.may_operate_ticket(self.ticket_admin, self.ticket))

@@ -40,7 +40,7 @@ class ErrorPagesBrowserTests(BrowserTestCase):
             self.expect_error_page("/admin/boom/", 500, "TicketFlower back office", back_office=True)
 
         self.log_in(self.page, "sub@errors.test", PASSWORD)
-        self.expect_error_page("/tasks/", 403, "task worker role")
+        self.expect_error_page("/tasks/availability/", 403, "task worker role")
         self.expect_error_page("/admin/", 403, "The back office is not part of your account")
         self.page.get_by_role("link", name="Go to the home page").click()
         self.page.wait_for_url(self.url("/"))

@@ -28,6 +28,13 @@ class FirstRunBrowserTests(BrowserTestCase):
         self.assertEqual(page.get_by_test_id("step-workflow").get_attribute("data-done"), "true")
         self.assertEqual(page.get_by_test_id("step-ticket").get_attribute("data-done"), "false")
 
+        # The founder holds every role but gets no tasks until they say so (issue 10):
+        # alone in the company, they switch it on.
+        page.goto(self.url("/tasks/"))
+        page.get_by_role("button", name="I am available").click()
+        page.wait_for_url(self.url("/tasks/"))
+        page.goto(self.url("/"))
+
         # First ticket, from the checklist.
         page.get_by_test_id("step-ticket").get_by_role("link", name="Submit a ticket").click()
         page.wait_for_url(self.url("/tickets/new/"))
@@ -38,7 +45,7 @@ class FirstRunBrowserTests(BrowserTestCase):
         with scopes_disabled():
             ticket = Ticket.objects.get(title="Printer is jammed")
 
-        # The founder holds every role, so the steps come to them: triage, then fix.
+        # Available now, the founder gets the steps: triage, then fix.
         page.goto(self.url("/tasks/"))
         page.get_by_role("link", name="Triage").click()
         page.get_by_label("high").check()

@@ -33,6 +33,7 @@ class SampleBundleTests(LiveServerTestCase):
             )
         )
         self.company = make_company()
+        self.assignees = []
         self.submitter = make_user(self.company, SystemRole.USER)
         self.worker = make_user(self.company, SystemRole.TASK_WORKER)
         with company_scope(self.company):
@@ -42,6 +43,10 @@ class SampleBundleTests(LiveServerTestCase):
             from accounts.models import CompanyRole
 
             self.submitter.company_roles.add(CompanyRole.objects.get(name="Employees"))
+            self.manager = make_user(self.company, SystemRole.TASK_WORKER)
+            self.manager.company_roles.add(CompanyRole.objects.get(name="managers"))
+
+    assignees: list
 
     def submit(self, type_key: str, data: dict) -> Ticket:  # type: ignore[type-arg]
         with company_scope(self.company):
@@ -59,8 +64,9 @@ class SampleBundleTests(LiveServerTestCase):
         with company_scope(self.company):
             task = ticket.workflow_instance.tasks.select_related("task_definition").order_by("-id").first()
             assert task is not None
+            self.assignees.append(task.assigned_to)
             services.complete_form_task(
-                task=task, output=output, actor=self.worker, permitted=may_complete_task
+                task=task, output=output, actor=task.assigned_to or self.worker, permitted=may_complete_task
             )
         run_queued_tasks()
 
@@ -87,6 +93,8 @@ class SampleBundleTests(LiveServerTestCase):
         )
         self.complete(ticket, {"decision": "approve"})
         self.complete(ticket, {"order_number": "PO-1"})
+        # Approvals go to the managers role, rework to the submitter (the sample's rules).
+        self.assertEqual(self.assignees, [self.manager, self.submitter, self.manager, self.worker])
         ticket.workflow_instance.refresh_from_db()
         self.assertEqual(ticket.workflow_instance.status, WorkflowStatus.COMPLETED)
 

@@ -16,10 +16,17 @@ class SeedDemoTests(TestCase):
         company = Company.objects.get(name="Demo Company")
         self.assertEqual(Company.objects.count(), 1)
         users = User.objects.filter(company=company)
-        self.assertEqual(users.count(), 6)
+        self.assertEqual(users.count(), 7)
         roles = set().union(*(u.role_names for u in users))
         self.assertEqual(roles, {"admin", "user", "ticket_admin", "task_worker", "workflow_creator"})
         self.assertFalse(users.get(email="admin@demo.example").is_available)
+        with scopes_disabled():
+            holders = {
+                name: set(users.filter(company_roles__name=name).values_list("email", flat=True))
+                for name in ("managers", "it")
+            }
+        self.assertEqual(holders["managers"], {"manager@demo.example"})
+        self.assertEqual(holders["it"], {"worker@demo.example", "worker2@demo.example"})
         with scopes_disabled():
             self.assertEqual(
                 set(WorkflowDefinition.objects.filter(company=company).values_list("key", flat=True)),

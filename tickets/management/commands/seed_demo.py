@@ -22,8 +22,17 @@ DEMO_USERS: dict[str, list[str]] = {
     "submitter@demo.example": [SystemRole.USER],
     "worker@demo.example": [SystemRole.TASK_WORKER],
     "worker2@demo.example": [SystemRole.TASK_WORKER],
+    "manager@demo.example": [SystemRole.TASK_WORKER],
     "ticketadmin@demo.example": [SystemRole.TICKET_ADMIN, SystemRole.USER],
     "creator@demo.example": [SystemRole.WORKFLOW_CREATOR],
+}
+
+# Company roles the sample bundles assign by: manager approval goes to `managers`, the
+# onboarding desk is a queue for `it`. Everyone is an employee (may request purchases).
+DEMO_COMPANY_ROLES: dict[str, list[str]] = {
+    "manager@demo.example": ["managers"],
+    "worker@demo.example": ["it"],
+    "worker2@demo.example": ["it"],
 }
 
 
@@ -53,6 +62,9 @@ class Command(BaseCommand):
                         user.is_available = False
                         user.save(update_fields=["is_available"])
                 set_roles(user=user, roles=roles)
+                for name in DEMO_COMPANY_ROLES.get(email, []):
+                    company_role, _ = CompanyRole.objects.get_or_create(company=company, name=name)
+                    user.company_roles.add(company_role)
             self._import_samples(company)
         self.stdout.write(
             f"Demo ready: log in as any of {', '.join(DEMO_USERS)} with password {DEMO_PASSWORD}"
