@@ -176,6 +176,8 @@ def ticket_cancel(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(
         access.visible_tickets(user).select_related("workflow_instance", "ticket_type"), pk=ticket_id
     )
+    if not access.may_cancel_ticket(user, ticket):  # an assignee sees the ticket, no cancel form
+        raise Http404("No such ticket.")
     form = CancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

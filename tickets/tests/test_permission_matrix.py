@@ -126,13 +126,19 @@ class PermissionMatrixTests(TestCase):
             "ticket_new": role_page(SystemRole.USER),
             "ticket_submit": role_page(SystemRole.USER, {OTHER: 404}),
             # The submitter's own ticket: the submitter and ticket managers; nobody else.
-            "ticket_detail": role_page(SystemRole.USER, {OTHER: 404, **managers, SystemRole.TASK_WORKER: 404, SystemRole.WORKFLOW_CREATOR: 404}),
+            # The assignee of a task on it sees it too (issue 10), but gets no cancel form.
+            "ticket_detail": role_page(SystemRole.USER, {OTHER: 404, **managers, SystemRole.TASK_WORKER: 200, SystemRole.WORKFLOW_CREATOR: 404}),
             "ticket_cancel": role_page(SystemRole.USER, {OTHER: 404, **managers, SystemRole.TASK_WORKER: 404, SystemRole.WORKFLOW_CREATOR: 404}),
             # The file: the submitter, the worker holding a task on the ticket, managers.
             "attachment_download": role_page(SystemRole.USER, {OTHER: 404, **managers, SystemRole.TASK_WORKER: 200, SystemRole.WORKFLOW_CREATOR: 404}),
-            "task_list": role_page(SystemRole.TASK_WORKER),
+            # Open to every company member (a submitter asked to rework, queue members);
+            # which rows each one sees is tickets.access.
+            "task_list": logged(200),
+            "task_claim": logged(405),
+            "task_release": logged(405),
             "task_availability": role_page(SystemRole.TASK_WORKER, {SystemRole.TASK_WORKER: 405, OTHER: 405}),
-            "task_detail": role_page(SystemRole.TASK_WORKER, {OTHER: 404, **managers}),
+            # Any member may open task pages; a task not theirs (nor their queue's) is 404.
+            "task_detail": role_page(SystemRole.TASK_WORKER, {OTHER: 404, **managers, SystemRole.USER: 404, SystemRole.WORKFLOW_CREATOR: 404}),
             "template_gallery": role_page(SystemRole.WORKFLOW_CREATOR, {SystemRole.ADMIN: 200}),
             # Issue 12: POST-only endpoints answer a logged-in GET with 405; the lists are
             # everyone's own (another company's notices are covered in test_notifications).
@@ -191,7 +197,7 @@ class PermissionMatrixTests(TestCase):
             "ticket_types": api(everyone),  # filtered to what the user may submit
             "list_tickets": api(everyone),  # filtered to what the user may see
             "submit_ticket": api(everyone),  # same path: a GET lists
-            "get_ticket": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN}, elsewhere=404, other=404),
+            "get_ticket": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.TASK_WORKER}, elsewhere=404, other=404),
             "my_tasks": api(everyone),
             "get_task": api({SystemRole.TASK_WORKER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN}, elsewhere=404, other=404),
             "list_errors": api(managers),
