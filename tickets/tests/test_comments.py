@@ -184,7 +184,8 @@ class InternalNoteSecrecyTests(CommentsTestCase):
         self.assertEqual(
             self.client.get(reverse("attachment_download", args=[note_file.pk])).status_code, 404
         )
-        self.assertEqual(self.client.get(reverse("task_detail", args=[self.task.pk])).status_code, 403)
+        # Task pages are open to every member (issue 10); a task not theirs is not found.
+        self.assertEqual(self.client.get(reverse("task_detail", args=[self.task.pk])).status_code, 404)
         with scopes_disabled():
             for notice in Notification.objects.filter(recipient=self.submitter):
                 self.assertNotIn(SECRET, notice.title + notice.body)
