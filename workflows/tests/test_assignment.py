@@ -315,7 +315,7 @@ class CounterTests(RuleTestCase):
         self.assertEqual(self.worker.open_tasks, 1)
         self.counters_match()
 
-    def test_submit_runs_at_most_12_queries(self) -> None:
+    def test_submit_runs_at_most_15_queries(self) -> None:
         wf = make_workflow(self.company, [{"key": "a"}])
         tt = make_ticket_type(self.company, wf, fields={"type": "object"})
         submit_ticket(user=self.submitter, ticket_type=tt, data={"n": 0})  # warm caches
@@ -324,7 +324,9 @@ class CounterTests(RuleTestCase):
         with CaptureQueriesContext(connection) as ctx:
             submit_ticket(user=submitter, ticket_type=tt, data={"n": 1})
         real = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-        self.assertLessEqual(len(real), 12, "\n".join(real))
+        # 12 for the engine and assignment, plus issue 12's notices (ticket received, task
+        # assigned): the same ceiling as tickets.tests.test_performance.SUBMIT_QUERY_LIMIT.
+        self.assertLessEqual(len(real), 15, "\n".join(real))
 
 
 class OwnerTests(EngineTestCase):
