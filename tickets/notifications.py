@@ -266,9 +266,10 @@ def ticket_url(ticket: Ticket) -> str:
 
 
 def link_for(user: User, ticket: Ticket) -> str:
-    """Where `user` reads this ticket: the ticket page for its submitter and ticket
-    admins, else the newest task of it assigned to them (workers see tickets there)."""
-    if access.may_view_ticket(user, ticket):
+    """Where `user` acts on this ticket: the ticket page for its submitter and ticket
+    admins; for an assignee, the newest task of it assigned to them, since that is where
+    they answer and complete (it shows the conversation too)."""
+    if ticket.created_by_id == user.pk or access.manages_tickets(user):
         return ticket_url(ticket)
     task_id = (
         TaskInstance._base_manager.filter(workflow_instance_id=ticket.workflow_instance_id, assigned_to=user)

@@ -151,7 +151,7 @@ class KindTests(NotificationTestCase):
 
     def test_public_reply_and_reply_on_a_ticket_you_commented_on(self) -> None:
         ticket = self.submit()
-        self.task_of(ticket)  # the ticket has its task assigned
+        task = self.task_of(ticket)
         self.smtp.clear()
         self.act(lambda: add_comment(ticket=ticket, author=self.worker, body="Which colour?", internal=False))
         self.assert_notified(
@@ -165,13 +165,13 @@ class KindTests(NotificationTestCase):
         self.act(
             lambda: add_comment(ticket=ticket, author=self.submitter, body="Oak, please", internal=False)
         )
-        # The worker commented before: they hear of the answer, linked to the ticket page
-        # (an assignee sees their task's ticket since issue 10).
+        # The worker commented before: they hear of the answer, linked to their task page,
+        # where they answer and complete.
         self.assert_notified(
             self.worker,
             NotificationKind.COMMENTED_REPLY,
             subject="New reply on ticket",
-            link=f"/tickets/{ticket.pk}/",
+            link=f"/tasks/{task.pk}/",
         )
         self.assertEqual(len(self.notices(self.submitter, NotificationKind.PUBLIC_REPLY)), 1)
 
