@@ -197,6 +197,12 @@ if _mail_backend == _SMTP_BACKEND:
         raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL.")
 MAILERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TicketFlower <noreply@ticketflower.local>")
+# The sweeper queues again an email not sent after this long (its job failed, or was never
+# queued), doubling the wait after each try, and gives up after the last attempt.
+NOTIFICATION_EMAIL_RETRY_SECONDS = env_int("NOTIFICATION_EMAIL_RETRY_SECONDS", 300)
+NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5)
+# A person's daily-digest notices are mailed together once the oldest is this old.
+NOTIFICATION_DIGEST_HOURS = env_int("NOTIFICATION_DIGEST_HOURS", 24)
 
 TASKS = {
     "default": {

@@ -73,6 +73,11 @@ def may_work_tasks(user: Any) -> bool:
     return company_id(user) is not None and user.has_role(SystemRole.TASK_WORKER)
 
 
+def in_queue_roles(user: Any) -> bool:
+    """Holds a company role, so queue tasks of that role may wait for them."""
+    return company_id(user) is not None and user.company_roles.exists()
+
+
 def manages_tickets(user: Any) -> bool:
     """Ticket admins (and company admins): every ticket, task and error of the company,
     and the operations on them (retry, hold, resume, cancel, reassign, complete by hand)."""

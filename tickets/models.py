@@ -209,6 +209,8 @@ class Notification(CompanyOwned):
     # Email: the preference at the time (on / daily / off), then sent (set once, under a row lock).
     email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.OFF)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Times the sweeper queued the email again (see notifications.retry_unsent_emails).
+    email_retries = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -218,6 +220,12 @@ class Notification(CompanyOwned):
         indexes = [
             models.Index(fields=["recipient", "-created_at", "-id"], name="notification_inbox"),
             models.Index(fields=["recipient"], name="notification_unread", condition=Q(read_at__isnull=True)),
+            # The sweeper's upkeep: emails still to send (retries and due digests).
+            models.Index(
+                fields=["email_mode", "created_at"],
+                name="notification_unsent",
+                condition=Q(emailed_at__isnull=True) & ~Q(email_mode="off"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, transaction
+from django.db.models import F, Min
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -39,11 +41,9 @@ logger = logging.getLogger(__name__)
 # Kinds a person can switch, grouped by who receives them (the profile page shows
 # the groups that apply to the person's roles).
 KIND_GROUPS: list[tuple[str, Callable[[Any], bool] | None, list[NotificationKind]]] = [
-    (
-        "As a task worker",
-        access.may_work_tasks,
-        [NotificationKind.TASK_ASSIGNED, NotificationKind.TASK_CLAIMABLE],
-    ),
+    ("As a task worker", access.may_work_tasks, [NotificationKind.TASK_ASSIGNED]),
+    # Queue roles are company roles, held by workers and non-workers alike (managers).
+    ("My queues", access.in_queue_roles, [NotificationKind.TASK_CLAIMABLE]),
     (
         "About my tickets",
         access.may_submit_tickets,
@@ -210,31 +210,70 @@ def send_email(notification_id: int) -> bool:
     return True
 
 
-def send_digests() -> int:
+def send_digests(*, due_before: datetime | None = None) -> int:
     """One email per person with their pending daily-digest notices; returns how many
-    emails were sent. Run once a day (`manage.py send_notification_digests`)."""
+    emails were sent. With `due_before`, only people whose oldest pending notice is older
+    (the sweeper's daily pass); without, everyone (`manage.py send_notification_digests`)."""
     sent = 0
-    recipient_ids = (
-        Notification._base_manager.filter(email_mode=EmailMode.DAILY, emailed_at__isnull=True)
-        .values_list("recipient_id", flat=True)
-        .distinct()
-    )
-    for recipient_id in list(recipient_ids):
+    pending = Notification._base_manager.filter(email_mode=EmailMode.DAILY, emailed_at__isnull=True)
+    people = pending.values("recipient_id").annotate(oldest=Min("created_at"))
+    if due_before is not None:
+        people = people.filter(oldest__lt=due_before)
+    for recipient_id in [row["recipient_id"] for row in people[:_UPKEEP_BATCH]]:
         with transaction.atomic():
             notices = list(
-                Notification._base_manager.select_for_update(of=("self",))
-                .filter(recipient_id=recipient_id, email_mode=EmailMode.DAILY, emailed_at__isnull=True)
+                pending.select_for_update(of=("self",))
+                .filter(recipient_id=recipient_id)
                 .order_by("created_at", "id")
             )
             recipient = User.objects.get(pk=recipient_id)
-            if not notices or not recipient.is_active:
+            if not notices:
                 continue
-            _message(notices[0], recipient, notices, digest=True).send()
+            if recipient.is_active:
+                _message(notices[0], recipient, notices, digest=True).send()
+                sent += 1
+            # An inactive person's digest is dropped, not kept pending for ever.
             Notification._base_manager.filter(pk__in=[n.pk for n in notices]).update(
                 emailed_at=timezone.now()
             )
-            sent += 1
     return sent
+
+
+_UPKEEP_BATCH = 500
+
+
+def retry_unsent_emails(*, now: datetime | None = None) -> int:
+    """Queues again the emails whose job failed or was never queued: an email still unsent
+    after NOTIFICATION_EMAIL_RETRY_SECONDS * 2**retries, up to the attempt limit. Sending
+    is once-only (send_email), so a retry racing a slow job is harmless. Returns how many."""
+    now = now or timezone.now()
+    base = settings.NOTIFICATION_EMAIL_RETRY_SECONDS
+    due: list[int] = []
+    for retries in range(settings.NOTIFICATION_EMAIL_MAX_ATTEMPTS - 1):
+        due += (
+            Notification._base_manager.filter(
+                email_mode=EmailMode.ON,
+                emailed_at__isnull=True,
+                email_retries=retries,
+                created_at__lt=now - timedelta(seconds=base * 2**retries),
+            )
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:_UPKEEP_BATCH]
+        )
+    if not due:
+        return 0
+    with transaction.atomic():
+        Notification._base_manager.filter(pk__in=due).update(email_retries=F("email_retries") + 1)
+        _enqueue_emails(due)
+    return len(due)
+
+
+def upkeep(*, now: datetime | None = None) -> str:
+    """The sweeper's pass on the ticket side (see workflows.signals.swept)."""
+    now = now or timezone.now()
+    retried = retry_unsent_emails(now=now)
+    digests = send_digests(due_before=now - timedelta(hours=settings.NOTIFICATION_DIGEST_HOURS))
+    return f"emails_retried={retried} digests_sent={digests}" if retried or digests else ""
 
 
 def _message(
@@ -385,6 +424,26 @@ def workflow_event(
             ticket=ticket,
             title=f"New task for you: {task.task_definition.title}",
             body=f"'{task.task_definition.title}' on ticket {_label(ticket)} is assigned to you.",
+            url=reverse("task_detail", args=[task.pk]),
+        )
+    elif (
+        kind in ("assigned", "released")
+        and task is not None
+        and task.queue_role_id
+        and not data.get("assignee")
+    ):
+        members = User.objects.filter(company_roles=task.queue_role_id, is_active=True)
+        notify(
+            kind=NotificationKind.TASK_CLAIMABLE,
+            recipients=members,
+            actor=actor,
+            event_key=key,
+            ticket=ticket,
+            title=f"Waiting in your queue: {task.task_definition.title}",
+            body=(
+                f"'{task.task_definition.title}' on ticket {_label(ticket)} waits in the "
+                f"'{data.get('queue', '')}' queue. The first member to claim it does it."
+            ),
             url=reverse("task_detail", args=[task.pk]),
         )
     elif kind == "task_completed" and task is not None:

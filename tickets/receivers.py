@@ -8,12 +8,13 @@ from typing import Any
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django_scopes import scopes_disabled
 
 from accounts.models import User
 from tickets import notifications
 from tickets.models import ErrorStatus, Ticket, TicketError, TimelineEvent
 from workflows.models import FINISHED_WORKFLOW_STATUSES, TaskInstance, WorkflowInstance
-from workflows.signals import workflow_event
+from workflows.signals import swept, workflow_event
 
 # Engine events after which the ticket's open errors count as dealt with.
 _RESOLVING_KINDS = {"retried": "Retried", "completed_by_hand": "Step completed by hand"}
@@ -114,3 +115,10 @@ def archive_finished_ticket(
         return
     if instance.status in FINISHED_WORKFLOW_STATUSES:
         Ticket._base_manager.filter(workflow_instance_id=instance.pk, is_active=True).update(is_active=False)
+
+
+@receiver(swept)
+def email_upkeep(sender: Any, **kwargs: Any) -> str:
+    """Each sweeper pass: emails whose job was lost go out again; due digests go out."""
+    with scopes_disabled():
+        return notifications.upkeep()

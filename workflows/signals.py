@@ -15,3 +15,9 @@ workflow_event = Signal()
 # Sent when an action task should get an attempt: task_id (int), delay_seconds
 # (float). `workflows.tasks` puts it on the queue; the engine does not know the queue.
 action_ready = Signal()
+
+# Sent by the sweeper after each pass, outside any transaction, so the upper layers can
+# do their own periodic upkeep without a process of their own. No arguments; a receiver
+# returns a short report string (or "") and may raise a database error, which the
+# sweeper's loop logs and backs off from like its own.
+swept = Signal()

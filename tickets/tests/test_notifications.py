@@ -2,20 +2,25 @@
 (delivered through the loopback SMTP server), each preference switches the email off,
 the actor never hears of their own action, and a retried job sends once."""
 
+import io
+import socket
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.core.management import call_command
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks_db.models import DBTaskResult
 
-from accounts.models import User
+from accounts.models import CompanyRole, User
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import (
     RealMailMixin,
+    TaskFailed,
     make_company,
     make_ticket_type,
     make_user,
@@ -29,6 +34,7 @@ from tickets.models import (
     NotificationKind,
     NotificationPreference,
     Ticket,
+    TicketType,
 )
 from tickets.services import add_comment, cancel_ticket, set_notification_preferences, submit_ticket
 from workflows import services as engine
@@ -72,11 +78,19 @@ class NotificationTestCase(RealMailMixin, TestCase):
             [("approve", "ship", "output.decision == 'yes'", 0)],
         )
         cls.tt = make_ticket_type(cls.company, cls.wf)
+        # A queue: the desk role's members may claim it; the worker is one of them.
+        with scopes_disabled():
+            cls.desk = CompanyRole.objects.create(company=cls.company, name="desk")
+        cls.worker.company_roles.add(cls.desk)
+        cls.queue_wf = make_workflow(
+            cls.company, [{"key": "pick", "title": "Pick it up", "assign": {"rule": "queue", "role": "desk"}}]
+        )
+        cls.queue_tt = make_ticket_type(cls.company, cls.queue_wf)
 
-    def submit(self, user: User | None = None) -> Ticket:
+    def submit(self, user: User | None = None, ticket_type: TicketType | None = None) -> Ticket:
         with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
             ticket = submit_ticket(
-                user=user or self.submitter, ticket_type=self.tt, data={"title": "New desk"}
+                user=user or self.submitter, ticket_type=ticket_type or self.tt, data={"title": "New desk"}
             )
         run_queued_tasks()
         return ticket
@@ -148,6 +162,36 @@ class KindTests(NotificationTestCase):
         self.assert_notified(
             other, NotificationKind.TASK_ASSIGNED, subject="New task for you", link=f"/tasks/{task.pk}/"
         )
+
+    def test_queue_task_tells_the_role_members_and_a_release_tells_them_again(self) -> None:
+        member = make_user(self.company, SystemRole.USER, email="member@notify.test")
+        member.company_roles.add(self.desk)
+        make_user(self.company, SystemRole.TASK_WORKER, email="outsider@notify.test")  # not in the role
+        ticket = self.submit(ticket_type=self.queue_tt)
+        task = self.task_of(ticket)
+        self.assertIsNone(task.assigned_to_id)
+        for user in (self.worker, member):
+            self.assert_notified(
+                user,
+                NotificationKind.TASK_CLAIMABLE,
+                subject="Waiting in your queue",
+                link=f"/tasks/{task.pk}/",
+            )
+        with scopes_disabled():
+            self.assertEqual(
+                set(
+                    Notification.objects.filter(kind=NotificationKind.TASK_CLAIMABLE).values_list(
+                        "recipient__email", flat=True
+                    )
+                ),
+                {"worker@notify.test", "member@notify.test"},
+            )
+        # A claim tells no one; a release puts it back and tells the others, not the releaser.
+        self.act(lambda: engine.claim(task=task, actor=member, permitted=access.may_claim_task))
+        self.assertEqual(len(self.notices(self.worker, NotificationKind.TASK_CLAIMABLE)), 1)
+        self.act(lambda: engine.release(task=task, actor=member))
+        self.assertEqual(len(self.notices(self.worker, NotificationKind.TASK_CLAIMABLE)), 2)
+        self.assertEqual(len(self.notices(member, NotificationKind.TASK_CLAIMABLE)), 1)
 
     def test_public_reply_and_reply_on_a_ticket_you_commented_on(self) -> None:
         ticket = self.submit()
@@ -288,6 +332,7 @@ class PreferenceTests(NotificationTestCase):
         cases: list[tuple[str, User, Callable[[Ticket], None]]] = [
             (NotificationKind.TICKET_RECEIVED, self.submitter, lambda t: None),
             (NotificationKind.TASK_ASSIGNED, self.worker, lambda t: None),
+            (NotificationKind.TASK_CLAIMABLE, self.worker, lambda t: None),
             (NotificationKind.PUBLIC_REPLY, self.submitter, reply),
             (
                 NotificationKind.PUBLIC_OUTCOME,
@@ -316,7 +361,8 @@ class PreferenceTests(NotificationTestCase):
             with self.subTest(kind=kind):
                 self.switch_off(user, kind)
                 self.smtp.clear()
-                ticket = self.submit()
+                queued = kind == NotificationKind.TASK_CLAIMABLE
+                ticket = self.submit(ticket_type=self.queue_tt if queued else self.tt)
                 trigger(ticket)
                 with scopes_disabled():
                     notice = Notification.objects.filter(recipient=user, kind=kind, ticket=ticket).get()
@@ -415,6 +461,81 @@ class DeliveryTests(NotificationTestCase):
         self.assertEqual(
             len([m for m in self.mail(to=self.worker.email) if "waiting in your queue" in m.subject]), 1
         )
+
+
+class EmailUpkeepTests(NotificationTestCase):
+    """The sweeper's pass on the ticket side: lost or failed email jobs go out again,
+    with a growing wait and a last attempt; daily digests go out once a day."""
+
+    def assigned_notice(self) -> Notification:
+        with scopes_disabled():
+            return Notification.objects.get(recipient=self.worker, kind=NotificationKind.TASK_ASSIGNED)
+
+    def test_an_email_that_failed_on_a_dead_mail_server_is_sent_by_the_sweeper(self) -> None:
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            dead_port = probe.getsockname()[1]
+        dead = {
+            "default": {**self.smtp.mailers()["default"], "OPTIONS": {"host": "127.0.0.1", "port": dead_port}}
+        }
+        with override_settings(MAILERS=dead), self.assertRaises(TaskFailed):
+            self.submit()
+        notice = self.assigned_notice()
+        self.assertIsNone(notice.emailed_at)
+        self.assertEqual(self.mail(to=self.worker.email), [])
+        # The sweeper command (with no wait configured) queues it again; the worker sends it.
+        with override_settings(NOTIFICATION_EMAIL_RETRY_SECONDS=0):
+            out = io.StringIO()
+            call_command("sweep_workflows", stdout=out)
+        self.assertIn("emails_retried=", out.getvalue())
+        run_queued_tasks()
+        self.assertEqual(len([m for m in self.mail(to=self.worker.email) if "New task" in m.subject]), 1)
+        notice.refresh_from_db()
+        self.assertIsNotNone(notice.emailed_at)
+        # Sent: later passes leave it alone.
+        self.assertEqual(notifications.retry_unsent_emails(now=timezone.now() + timedelta(days=2)), 0)
+
+    def test_a_lost_job_is_retried_with_growing_waits_then_given_up(self) -> None:
+        with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
+            submit_ticket(user=self.submitter, ticket_type=self.tt, data={"title": "Lost"})
+        DBTaskResult.objects.all().delete()  # the jobs never reached the queue
+        notice = self.assigned_notice()
+        start = notice.created_at
+        retry = notifications.retry_unsent_emails
+        with override_settings(NOTIFICATION_EMAIL_RETRY_SECONDS=60, NOTIFICATION_EMAIL_MAX_ATTEMPTS=3):
+            self.assertEqual(retry(now=start + timedelta(seconds=59)), 0)  # not yet
+            self.assertGreaterEqual(retry(now=start + timedelta(seconds=61)), 1)  # first retry
+            self.assertEqual(retry(now=start + timedelta(seconds=90)), 0)  # the wait doubled
+            DBTaskResult.objects.all().delete()
+            self.assertGreaterEqual(retry(now=start + timedelta(seconds=121)), 1)  # second retry
+            DBTaskResult.objects.all().delete()
+            self.assertEqual(retry(now=start + timedelta(days=1)), 0)  # three attempts: given up
+        notice.refresh_from_db()
+        self.assertEqual(notice.email_retries, 2)
+        self.assertEqual(self.mail(to=self.worker.email), [])
+
+    def test_daily_digest_goes_out_once_the_oldest_notice_is_a_day_old(self) -> None:
+        with company_scope(self.company):
+            set_notification_preferences(user=self.worker, choices={"task_claimable": EmailMode.DAILY})
+        ticket = self.submit(ticket_type=self.queue_tt)
+        self.submit(ticket_type=self.queue_tt)
+        self.assertFalse(any("queue" in m.subject for m in self.mail(to=self.worker.email)))
+        with scopes_disabled():
+            oldest = Notification.objects.filter(kind=NotificationKind.TASK_CLAIMABLE).earliest("created_at")
+        self.assertEqual(notifications.upkeep(now=oldest.created_at + timedelta(hours=23)), "")
+        self.assertIn("digests_sent=1", notifications.upkeep(now=oldest.created_at + timedelta(hours=25)))
+        [digest] = [m for m in self.mail(to=self.worker.email) if "waiting in your queue" in m.subject]
+        self.assertIn(f"#{ticket.pk}", digest.text)
+        self.assertEqual(notifications.upkeep(now=oldest.created_at + timedelta(hours=50)), "")
+
+    def test_queue_preferences_are_offered_to_role_members_only(self) -> None:
+        self.client.force_login(self.worker)
+        self.assertContains(self.client.get(reverse("profile")), "A task is waiting in my queue")
+        other = make_user(self.company, SystemRole.TASK_WORKER, email="norole@notify.test")
+        self.client.force_login(other)
+        page = self.client.get(reverse("profile"))
+        self.assertContains(page, "A task is assigned to me")
+        self.assertNotContains(page, "A task is waiting in my queue")
 
 
 class InAppTests(NotificationTestCase):

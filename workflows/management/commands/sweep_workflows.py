@@ -6,13 +6,15 @@ from django.db import Error as DatabaseError
 
 from workflows.background import sweep
 from workflows.resilience import Backoff
+from workflows.signals import swept
 from workflows.tasks import reclaim_lost_jobs
 
 
 class Command(BaseCommand):
     help = (
         "Expire missing callbacks, queue again action tasks stuck or never claimed, and "
-        "reclaim queue jobs of dead workers. With --loop it survives database errors."
+        "reclaim queue jobs of dead workers, then the ticket side's upkeep (emails). With "
+        "--loop it survives database errors."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             try:
                 report = sweep()
                 reclaimed = reclaim_lost_jobs()
+                upkeep = [str(r) for _, r in swept.send(sender=self.__class__) if r]
             except DatabaseError as exc:
                 if not loop:
                     raise
@@ -35,10 +38,15 @@ class Command(BaseCommand):
                 continue
             backoff.reset()
             done += 1
-            if report.expired or report.recovered or report.requeued or reclaimed or not loop:
+            if report.expired or report.recovered or report.requeued or reclaimed or upkeep or not loop:
                 self.stdout.write(
-                    f"expired={report.expired} recovered={report.recovered} "
-                    f"requeued={report.requeued} reclaimed_jobs={reclaimed}"
+                    " ".join(
+                        [
+                            f"expired={report.expired} recovered={report.recovered} "
+                            f"requeued={report.requeued} reclaimed_jobs={reclaimed}",
+                            *upkeep,
+                        ]
+                    )
                 )
             if not loop or (passes and done >= passes):
                 return
