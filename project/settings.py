@@ -7,6 +7,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from dotenv import load_dotenv
 
@@ -303,5 +304,11 @@ UNFOLD = {
     "SITE_SYMBOL": "local_florist",
     "DASHBOARD_CALLBACK": "tickets.dashboard.dashboard_callback",
     "SHOW_HISTORY": True,
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "tickets.admin.sidebar.navigation",
+    },
+    # Keeps the sidebar docked at 1280 px and makes its toggle work on the first click.
+    "SCRIPTS": [lambda request: static("js/admin-sidebar.js")],
 }

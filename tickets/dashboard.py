@@ -69,11 +69,19 @@ def dashboard_figures(request: HttpRequest) -> dict[str, Any]:
     days = [start + timedelta(days=i) for i in range(DAYS)]
     chart = {
         "labels": [d.strftime("%b %d") for d in days],
-        "datasets": [{"label": "Tickets created", "data": [per_day.get(d, 0) for d in days]}],
+        # displayYAxis: unfold hides the y-axis ticks unless a dataset asks for them.
+        "datasets": [
+            {
+                "label": "Tickets created",
+                "data": [per_day.get(d, 0) for d in days],
+                "displayYAxis": True,
+                "displayXAxis": True,
+            }
+        ],
     }
     return {
-        "tf_by_status": [(labels[s], by_status.get(s, 0)) for s in ACTIVE_WORKFLOW_STATUSES],
-        "tf_per_worker": [(names.get(pk, f"#{pk}"), n) for pk, n in top],
+        "tf_by_status": [(str(s), labels[s], by_status.get(s, 0)) for s in ACTIVE_WORKFLOW_STATUSES],
+        "tf_per_worker": [(pk, names.get(pk, f"#{pk}"), n) for pk, n in top],
         "tf_unassigned": tasks.filter(
             assigned_to__isnull=True, task_definition__task_type=TaskType.FORM
         ).count(),

@@ -7,13 +7,14 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 
 from accounts.admin_base import CompanyAdmin
 from accounts.models import User
 from tickets import services as ticket_services
-from tickets.admin.mixins import NoAddMixin, run_each
+from tickets.admin.mixins import NoAddMixin, TicketOperationsMixin, run_each
 from tickets.models import ErrorStatus, TicketError
 
 
@@ -32,7 +33,7 @@ class TicketErrorForm(forms.ModelForm):
 
 
 @admin.register(TicketError)
-class TicketErrorAdmin(NoAddMixin, CompanyAdmin):
+class TicketErrorAdmin(NoAddMixin, TicketOperationsMixin, CompanyAdmin):
     form = TicketErrorForm
     list_display = ["__str__", "error_type", "status", "short_message", "created_at"]
     # The row's text needs only ticket_id (see TicketError.__str__): no join at all.
@@ -45,23 +46,35 @@ class TicketErrorAdmin(NoAddMixin, CompanyAdmin):
         "task_instance",
         "error_type",
         "message",
-        "stack_trace",
         "status",
         "resolution_notes",
         "created_at",
         "updated_at",
+        "traceback",
     ]
     readonly_fields = [
         "ticket",
         "task_instance",
         "error_type",
         "message",
-        "stack_trace",
         "created_at",
         "updated_at",
+        "traceback",
     ]
+    instance_path = "ticket__workflow_instance"
+    actions_detail = ["retry_detail"]
     paginator = InfinitePaginator
     actions = ["mark_reviewed", "mark_resolved"]
+
+    @admin.display(description="Technical detail")
+    def traceback(self, obj: TicketError) -> str:
+        if not obj.stack_trace:
+            return "—"
+        return format_html(
+            '<details><summary class="cursor-pointer">Show the traceback</summary>'
+            '<pre class="mt-2 overflow-auto text-xs whitespace-pre">{}</pre></details>',
+            obj.stack_trace,
+        )
 
     @admin.display(description="Message")
     def short_message(self, obj: TicketError) -> str:

@@ -18,7 +18,13 @@ from unfold.decorators import action
 from accounts.models import Company, User
 from tickets.bundles import check, export_bundle
 from workflows import services
-from workflows.models import WorkflowDefinition, WorkflowInstance
+from workflows.models import (
+    ACTIVE_WORKFLOW_STATUSES,
+    HoldReason,
+    WorkflowDefinition,
+    WorkflowInstance,
+    WorkflowStatus,
+)
 
 
 def html_table(headers: list[str], rows: Any) -> str:
@@ -57,6 +63,21 @@ class NoAddDeleteMixin(NoAddMixin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyPageMixin:
+    """Change pages that only show (every field read-only): no Save buttons."""
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
 
 
 class CreatedByMixin:
@@ -208,6 +229,11 @@ def confirmation_page(
     return render(request, "admin/tickets/confirm_operation.html", context)
 
 
+def showing_change_page(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    return bool(match and match.url_name and match.url_name.endswith("_change"))
+
+
 class TicketOperationsMixin:
     """Retry / hold / resume / cancel, as bulk actions and on the change page of any
     admin whose rows belong to a workflow instance (tickets, tasks).
@@ -217,8 +243,15 @@ class TicketOperationsMixin:
     shows one too. After acting, the answer redirects to the object's own admin page,
     never to the Referer (that was an open redirect)."""
 
+    instance_path = "workflow_instance"  # from a row to its workflow instance
+
+    def _instance_of(self, row: Any) -> WorkflowInstance:
+        for part in self.instance_path.split("__"):
+            row = getattr(row, part)
+        return row
+
     def _instances(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[WorkflowInstance]:
-        return [row.workflow_instance for row in queryset.select_related("workflow_instance")]
+        return [self._instance_of(row) for row in queryset.select_related(self.instance_path)]
 
     def _operate(self, request: HttpRequest, rows: QuerySet[Any], key: str, reason: str) -> None:
         actor: User = request.user  # type: ignore[assignment]
@@ -289,19 +322,62 @@ class TicketOperationsMixin:
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         return self._bulk(request, queryset, "cancel")
 
-    @action(description="Retry", url_path="retry", permissions=["change"], icon="replay")
+    # Detail actions show only in the states where they apply (unfold asks
+    # has_<name>_permission(request, object_id) for each listed permission).
+    def _state_of(self, request: HttpRequest, object_id: Any) -> tuple[str, str] | None:
+        cache = request.__dict__.setdefault("_tf_states", {})
+        key = (type(self).__name__, str(object_id))
+        if key not in cache:
+            row = (
+                self.get_queryset(request)  # type: ignore[attr-defined]
+                .filter(pk=object_id)
+                .values_list(f"{self.instance_path}__status", f"{self.instance_path}__hold_reason")
+                .first()
+            )
+            cache[key] = row
+        return cache[key]
+
+    def _in_state(self, request: HttpRequest, object_id: Any, *allowed: Callable[[str, str], bool]) -> bool:
+        if object_id is None or not showing_change_page(request):
+            # Only hides buttons: when an action runs, its view answers (404 for another
+            # company's row, the service's own message for a state that moved on).
+            return True
+        state = self._state_of(request, object_id)
+        return state is not None and any(rule(*state) for rule in allowed)
+
+    def has_retry_state_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        return self._in_state(
+            request, object_id, lambda s, why: s == WorkflowStatus.ON_HOLD and why != HoldReason.MANUAL
+        )
+
+    def has_hold_state_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        return self._in_state(request, object_id, lambda s, why: s == WorkflowStatus.IN_PROGRESS)
+
+    def has_resume_state_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        return self._in_state(
+            request, object_id, lambda s, why: s == WorkflowStatus.ON_HOLD and why == HoldReason.MANUAL
+        )
+
+    def has_cancel_state_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        return self._in_state(request, object_id, lambda s, why: s in ACTIVE_WORKFLOW_STATUSES)
+
+    @action(description="Retry", url_path="retry", permissions=["change", "retry_state"], icon="replay")
     def retry_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return self._detail(request, object_id, "retry")
 
-    @action(description="Hold", url_path="hold", permissions=["change"], icon="pause")
+    @action(description="Hold", url_path="hold", permissions=["change", "hold_state"], icon="pause")
     def hold_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return self._detail(request, object_id, "hold")
 
-    @action(description="Resume", url_path="resume", permissions=["change"], icon="play_arrow")
+    @action(
+        description="Resume", url_path="resume", permissions=["change", "resume_state"], icon="play_arrow"
+    )
     def resume_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return self._detail(request, object_id, "resume")
 
-    @action(description="Cancel ticket", url_path="cancel", permissions=["change"], icon="cancel")
+    @action(
+        description="Cancel ticket", url_path="cancel", permissions=["change", "cancel_state"], icon="cancel"
+    )
     def cancel_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         return self._detail(request, object_id, "cancel")
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,9 +17,15 @@ from accounts.admin_base import CompanyAdmin
 from accounts.models import User
 from tickets import access
 from tickets.admin.filters import PersonAutocompleteFilter
-from tickets.admin.mixins import NoAddDeleteMixin, TicketOperationsMixin, run_each
+from tickets.admin.mixins import (
+    NoAddDeleteMixin,
+    ReadOnlyPageMixin,
+    TicketOperationsMixin,
+    run_each,
+    showing_change_page,
+)
 from workflows import services
-from workflows.models import TaskInstance
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskStatus
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -50,12 +56,58 @@ class TaskAssigneeFilter(PersonAutocompleteFilter):
         return queryset.filter(assigned_to_id=person) if person is not None else queryset.none()
 
 
+class TaskStatusFilter(admin.SimpleListFilter):
+    """Open tasks unless asked otherwise: the list is a to-do list first."""
+
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("open", "Open (default)"),
+            *((str(v), str(t)) for v, t in TaskStatus.choices),
+            ("all", "All"),
+        ]
+
+    def value(self) -> str:
+        return super().value() or "open"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "open":
+            return queryset.filter(status__in=OPEN_TASK_STATUSES)
+        if value in TaskStatus.values:
+            return queryset.filter(status=value)
+        return queryset
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class WorkerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        n = getattr(obj, "open_tasks", 0)
+        load = f"{n} open task{'s' if n != 1 else ''}"
+        return f"{obj} · {load} · {'available' if obj.is_available else 'away'}"
+
+
 class ReassignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+    assignee = WorkerChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
 
     def __init__(self, *args: Any, task: TaskInstance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = access.assignable_workers(task)  # type: ignore[attr-defined]
+        # Each candidate's workload in the same query (one COUNT per candidate row, not per render).
+        workers = access.assignable_workers(task).annotate(
+            open_tasks=Count("assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES))
+        )
+        self.fields["assignee"].queryset = workers  # type: ignore[attr-defined]
+        self.fields["assignee"].help_text = "Open tasks and availability shown for each worker."
+        self.fields["assignee"].initial = task.assigned_to_id
 
 
 class OutputForm(forms.Form):
@@ -63,7 +115,7 @@ class OutputForm(forms.Form):
 
 
 @admin.register(TaskInstance)
-class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
+class TaskInstanceAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
     list_display = ["__str__", "ticket_link", "status", "assigned_to", "created_at"]
     list_select_related = ["task_definition", "workflow_instance__ticket", "assigned_to"]
     list_defer = (
@@ -82,7 +134,8 @@ class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         "assigned_to__password",
     )
     search_fields = ["=id", "task_definition__title", "task_definition__key"]
-    list_filter = [OverdueFilter, "status", TaskAssigneeFilter, "task_definition__task_type"]
+    list_filter = [TaskStatusFilter, OverdueFilter, TaskAssigneeFilter, "task_definition__task_type"]
+    ordering = ["-created_at", "-id"]
     readonly_fields = [
         "uuid",
         "workflow_instance",
@@ -128,7 +181,12 @@ class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         }
         return render(request, "admin/workflows/task_action.html", context)
 
-    @action(description="Reassign", url_path="reassign", permissions=["change"], icon="person")
+    def has_open_task_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        if object_id is None or not showing_change_page(request):
+            return True
+        return self.get_queryset(request).filter(pk=object_id, status__in=OPEN_TASK_STATUSES).exists()
+
+    @action(description="Reassign", url_path="reassign", permissions=["change", "open_task"], icon="person")
     def reassign_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         task = self._task_or_404(request, object_id)
         form = ReassignForm(request.POST or None, task=task)
@@ -145,7 +203,12 @@ class TaskInstanceAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
             return HttpResponseRedirect(reverse("admin:workflows_taskinstance_change", args=[task.pk]))
         return self._form_page(request, task, form, f"Reassign {task}")
 
-    @action(description="Complete by hand", url_path="complete", permissions=["change"], icon="task_alt")
+    @action(
+        description="Complete by hand",
+        url_path="complete",
+        permissions=["change", "open_task"],
+        icon="task_alt",
+    )
     def complete_detail(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         task = self._task_or_404(request, object_id)
         form = OutputForm(request.POST or None)

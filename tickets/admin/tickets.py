@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 from django.http import HttpRequest
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
@@ -21,11 +22,12 @@ from tickets.admin.mixins import (
     DETAIL_OPERATIONS,
     NoAddDeleteMixin,
     NoAddMixin,
+    ReadOnlyPageMixin,
     TicketOperationsMixin,
     html_table,
 )
 from tickets.models import ErrorStatus, FileUpload, Ticket, TicketError, TimelineEvent
-from tickets.selectors import ticket_comments
+from tickets.selectors import labelled_data, ticket_comments
 from tickets.templatetags.timeline import event_text, event_who
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, WorkflowStatus
 
@@ -100,8 +102,16 @@ class AttachmentInline(CompanyTabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
-    list_display = ["__str__", "ticket_type", "status", "current_step", "created_by", "created_at"]
+class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
+    list_display = [
+        "__str__",
+        "ticket_type",
+        "status",
+        "current_step",
+        "assignee",
+        "created_by",
+        "created_at",
+    ]
     list_select_related = [
         "ticket_type",
         "workflow_instance",
@@ -132,7 +142,7 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
         "title",
         "ticket_type",
         "status",
-        "data",
+        "data_table",
         "created_by",
         "created_at",
         "updated_at",
@@ -152,6 +162,31 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
     @admin.display(description="Status", ordering="workflow_instance__status")
     def status(self, obj: Ticket) -> str:
         return obj.workflow_instance.get_status_display()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # The open step's assignee, as one correlated subquery per listed row.
+        open_task = TaskInstance.objects.filter(
+            workflow_instance=OuterRef("workflow_instance"), status__in=OPEN_TASK_STATUSES
+        ).order_by("-created_at", "-id")
+        name = Concat("assigned_to__first_name", Value(" "), "assigned_to__last_name")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_assignee=Subquery(open_task.annotate(name=name).values("name")[:1]),
+                open_assignee_email=Subquery(open_task.values("assigned_to__email")[:1]),
+            )
+        )
+
+    @admin.display(description="Assignee")
+    def assignee(self, obj: Ticket) -> str:
+        name = (getattr(obj, "open_assignee", None) or "").strip()
+        return name or getattr(obj, "open_assignee_email", None) or "—"
+
+    @admin.display(description="Data")
+    def data_table(self, obj: Ticket) -> str:
+        rows = labelled_data(obj.ticket_type.fields, obj.data)
+        return html_table(["Field", "Value"], rows) if rows else "—"
 
     @admin.display(description="Current step")
     def current_step(self, obj: Ticket) -> str:
@@ -265,7 +300,7 @@ class TicketAdmin(NoAddDeleteMixin, TicketOperationsMixin, CompanyAdmin):
 
 
 @admin.register(FileUpload)
-class FileUploadAdmin(NoAddMixin, CompanyAdmin):
+class FileUploadAdmin(ReadOnlyPageMixin, NoAddMixin, CompanyAdmin):
     list_display = ["filename", "ticket", "file_type", "size", "uploaded_at"]
     list_select_related = ["ticket"]
     search_fields = ["filename"]
@@ -275,7 +310,7 @@ class FileUploadAdmin(NoAddMixin, CompanyAdmin):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(NoAddMixin, CompanyAdmin):
+class TimelineEventAdmin(ReadOnlyPageMixin, NoAddMixin, CompanyAdmin):
     list_display = ["message", "ticket", "kind", "actor", "created_at"]
     list_select_related = ["ticket", "actor"]
     search_fields = ["message", "=ticket__id"]

@@ -212,8 +212,11 @@ class DashboardTests(BackOfficeTestCase):
         large, response = load()
         self.assertEqual(small, large)
         self.assertEqual(response.context["tf_new_errors"], 20)  # type: ignore[attr-defined]
-        by_status = dict(response.context["tf_by_status"])  # type: ignore[attr-defined]
+        by_status = {label: n for _, label, n in response.context["tf_by_status"]}  # type: ignore[attr-defined]
         self.assertEqual(by_status["In progress"], 23)
+        # Each counter links to the matching filtered list; the chart shows its y-axis.
+        self.assertContains(response, "/admin/tickets/ticket/?status=IN_PROGRESS")  # type: ignore[arg-type]
+        self.assertTrue(json.loads(response.context["tf_chart"])["datasets"][0]["displayYAxis"])  # type: ignore[attr-defined]
         chart = json.loads(response.context["tf_chart"])  # type: ignore[attr-defined]
         self.assertEqual(sum(chart["datasets"][0]["data"]), 23)
         # Another company's tickets never count.
