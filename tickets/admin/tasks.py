@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -91,7 +91,7 @@ class TaskStatusFilter(admin.SimpleListFilter):
 
 class WorkerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        n = getattr(obj, "open_tasks", 0)
+        n = obj.open_tasks
         load = f"{n} open task{'s' if n != 1 else ''}"
         return f"{obj} · {load} · {'available' if obj.is_available else 'away'}"
 
@@ -101,10 +101,8 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args: Any, task: TaskInstance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Each candidate's workload in the same query (one COUNT per candidate row, not per render).
-        workers = access.assignable_workers(task).annotate(
-            open_tasks=Count("assigned_tasks", filter=Q(assigned_tasks__status__in=OPEN_TASK_STATUSES))
-        )
+        # Workload from the per-worker counters the engine keeps (User.open_tasks): no count per render.
+        workers = access.assignable_workers(task)
         self.fields["assignee"].queryset = workers  # type: ignore[attr-defined]
         self.fields["assignee"].help_text = "Open tasks and availability shown for each worker."
         self.fields["assignee"].initial = task.assigned_to_id

@@ -219,6 +219,11 @@ class DashboardTests(BackOfficeTestCase):
         self.assertTrue(json.loads(response.context["tf_chart"])["datasets"][0]["displayYAxis"])  # type: ignore[attr-defined]
         chart = json.loads(response.context["tf_chart"])  # type: ignore[attr-defined]
         self.assertEqual(sum(chart["datasets"][0]["data"]), 23)
+        # A worker's row links to the task list filtered to them, with as many open tasks.
+        worker_id, _, n = response.context["tf_per_worker"][0]  # type: ignore[attr-defined]
+        link = reverse("admin:workflows_taskinstance_changelist") + f"?assignee={worker_id}"
+        self.assertContains(response, link)  # type: ignore[arg-type]
+        self.assertEqual(len(self.client.get(link).context["cl"].result_list), n)  # type: ignore[attr-defined]
         # Another company's tickets never count.
         self.client.force_login(self.other_admin)
         _, response = load()
