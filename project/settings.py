@@ -221,6 +221,8 @@ ACTIONS_RETRY_BASE_SECONDS = float(env_str("ACTIONS_RETRY_BASE_SECONDS", "2"))
 ACTIONS_CALLBACK_DEADLINE_SECONDS = env_int("ACTIONS_CALLBACK_DEADLINE_SECONDS", 86400)
 # An OPEN action task no worker claimed within this time is queued again by the sweeper.
 ACTIONS_REQUEUE_AFTER_SECONDS = env_int("ACTIONS_REQUEUE_AFTER_SECONDS", 120)
+# Finished jobs of the database queue are deleted by the sweeper after this many days.
+JOBS_KEEP_DAYS = env_int("JOBS_KEEP_DAYS", 7)
 # Base URL external systems use to reach the callback endpoint.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # A run of automated steps longer than this without a human task is stopped.

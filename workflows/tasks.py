@@ -78,3 +78,15 @@ def reclaim_lost_jobs(*, now: datetime | None = None) -> int:
             traceback=f"The worker stopped before finishing this job (still running after {lease}s).",
         )
     )
+
+
+def prune_finished_jobs(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Deletes the database queue's finished jobs (done or failed) older than
+    `JOBS_KEEP_DAYS`, at most `batch` per call, so the job table stays the size of a few
+    days of work. The sweeper calls it once an hour; the timeline keeps the history."""
+    if not isinstance(run_action_task.get_backend(), DatabaseBackend):
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=settings.JOBS_KEEP_DAYS)
+    old = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).values("pk")[:batch]
+    deleted, _ = DBTaskResult.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+    return deleted

@@ -152,6 +152,22 @@ class ReclaimTests(EngineTestCase):
         self.assertEqual((dead.status, live.status), ("FAILED", "RUNNING"))
         self.assertIn("worker stopped", dead.traceback)
 
+    def test_old_finished_jobs_are_pruned_and_the_rest_kept(self) -> None:
+        jobs = [DBTaskResult.objects.get(id=run_action_task.enqueue(n).id) for n in range(4)]
+        now = timezone.now()
+        ages = {0: 8, 1: 8, 2: 1}  # days since finished; job 3 is still waiting
+        for n, days in ages.items():
+            DBTaskResult.objects.filter(pk=jobs[n].pk).update(
+                status="FAILED" if n == 1 else "SUCCESSFUL", finished_at=now - timedelta(days=days)
+            )
+        with override_settings(JOBS_KEEP_DAYS=7):
+            out = StringIO()
+            call_command("sweep_workflows", stdout=out)
+        self.assertIn("pruned_jobs=2", out.getvalue())
+        self.assertEqual(
+            sorted(DBTaskResult.objects.values_list("pk", flat=True)), sorted([jobs[2].pk, jobs[3].pk])
+        )
+
 
 class SuperviseTests(SimpleTestCase):
     def test_a_child_that_exits_is_started_again(self) -> None:

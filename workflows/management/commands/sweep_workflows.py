@@ -7,13 +7,16 @@ from django.db import Error as DatabaseError
 from workflows.background import sweep
 from workflows.resilience import Backoff
 from workflows.signals import swept
-from workflows.tasks import reclaim_lost_jobs
+from workflows.tasks import prune_finished_jobs, reclaim_lost_jobs
+
+PRUNE_EVERY_SECONDS = 3600
 
 
 class Command(BaseCommand):
     help = (
         "Expire missing callbacks, queue again action tasks stuck or never claimed, and "
-        "reclaim queue jobs of dead workers, then the ticket side's upkeep (emails). With "
+        "reclaim queue jobs of dead workers, prune old finished jobs, then the ticket side's "
+        "upkeep (emails). With "
         "--loop it survives database errors."
     )
 
@@ -26,11 +29,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, loop: float, passes: int, **options: Any) -> None:
         backoff = Backoff()
         done = 0
+        pruned_at = 0.0
         while True:
             try:
                 report = sweep()
                 reclaimed = reclaim_lost_jobs()
                 upkeep = [str(r) for _, r in swept.send(sender=self.__class__) if r]
+                # The finished-job delete scans the job table, so once an hour is enough.
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS or not loop:
+                    pruned_at = time.monotonic()
+                    if pruned := prune_finished_jobs():
+                        upkeep.append(f"pruned_jobs={pruned}")
             except DatabaseError as exc:
                 if not loop:
                     raise
