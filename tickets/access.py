@@ -29,14 +29,21 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
 from accounts.roles import SystemRole
 from accounts.tenancy import visible_rows
 from tickets.models import FileUpload, Ticket, TicketError, TicketType
-from workflows.models import OPEN_TASK_STATUSES, TaskDefinition, TaskInstance, Transition, WorkflowDefinition
+from workflows.models import (
+    OPEN_TASK_STATUSES,
+    TaskDefinition,
+    TaskInstance,
+    Transition,
+    WorkflowDefinition,
+    WorkflowVersion,
+)
 
 DEFINITION_MODELS: tuple[type[Model], ...] = (WorkflowDefinition, TaskDefinition, Transition, TicketType)
 
@@ -142,7 +149,19 @@ def submittable_type(user: Any, type_id: int) -> TicketType | None:
     """One type the user may submit (with its workflow), else None. Remembered on the
     user object for this request, so the submit service's `may_submit` re-check of the
     same type costs no second query."""
-    ticket_type = submittable_types(user).select_related("workflow").filter(pk=type_id).first()
+    # The workflow's live version (snapshot id, time) rides along: a submit finds its
+    # frozen rows in `tickets.versions`' per-process cache instead of a second query.
+    live = WorkflowVersion._base_manager.filter(workflow_id=OuterRef("workflow_id")).order_by("-number")
+    ticket_type = (
+        submittable_types(user)
+        .select_related("workflow")
+        .annotate(
+            live_snapshot_id=Subquery(live.values("snapshot_id")[:1]),
+            live_published_at=Subquery(live.values("created_at")[:1]),
+        )
+        .filter(pk=type_id)
+        .first()
+    )
     if ticket_type is not None:
         user.__dict__.setdefault("_tf_submittable", set()).add(ticket_type.pk)
     return ticket_type

@@ -207,7 +207,11 @@ class Notification(CompanyOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     # Email: the preference at the time (on / daily / off), then sent (set once, under a row lock).
-    email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.OFF)
+    # db_default: an INSERT returns the column, so the choice that the INSERT itself looks
+    # up (notifications._write) comes back without a query of its own.
+    email_mode = models.CharField(
+        max_length=10, choices=EmailMode.choices, default=EmailMode.OFF, db_default=EmailMode.OFF
+    )
     emailed_at = models.DateTimeField(null=True, blank=True)
     # Times the sweeper queued the email again (see notifications.retry_unsent_emails).
     email_retries = models.PositiveSmallIntegerField(default=0)

@@ -17,7 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -90,7 +91,7 @@ _pending: ContextVar[list[tuple[NotificationKind, list[Notification]]] | None] =
 @contextmanager
 def batched() -> Iterator[None]:
     """Inside the caller's transaction: the notices made in the block are written with one
-    preference read, one INSERT and one email job when it ends (submit uses it to stay
+    INSERT and one email job when it ends (submit uses it to stay
     within its query budget). A failure inside writes nothing."""
     pending: list[tuple[NotificationKind, list[Notification]]] = []
     token = _pending.set(pending)
@@ -103,22 +104,24 @@ def batched() -> Iterator[None]:
 
 
 def _write(groups: list[tuple[NotificationKind, list[Notification]]]) -> list[Notification]:
-    ids = {n.recipient_id for _, rows in groups for n in rows}
-    kinds = {kind for kind, _ in groups}
-    stored = {
-        (user_id, kind): email
-        for user_id, kind, email in NotificationPreference._base_manager.filter(
-            user_id__in=ids, kind__in=kinds
-        ).values_list("user_id", "kind", "email")
-    }
+    """One INSERT for every notice, each taking its recipient's email choice in the same
+    statement (a subquery on the unique (user, kind) index; no row means on). The choice
+    comes back with the ids (`email_mode` has a database default, so the INSERT returns
+    it), and one email job is queued for the notices to mail now, if any."""
     rows = [n for _, group in groups for n in group]
     for n in rows:
-        n.email_mode = stored.get((n.recipient_id, n.kind), EmailMode.ON)
+        n.email_mode = email_mode_of(n.recipient_id, n.kind)  # type: ignore[assignment]
     created = Notification._base_manager.bulk_create(rows)
     to_mail = [n.pk for n in created if n.email_mode == EmailMode.ON]
     if to_mail:
         _enqueue_emails(to_mail)
     return created
+
+
+def email_mode_of(user_id: int, kind: str) -> Coalesce:
+    """A user's email choice for `kind` as SQL, for an INSERT (no stored choice is on)."""
+    stored = NotificationPreference._base_manager.filter(user_id=user_id, kind=kind).values("email")[:1]
+    return Coalesce(Subquery(stored), Value(EmailMode.ON))
 
 
 def notify(

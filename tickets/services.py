@@ -78,9 +78,17 @@ def submit_ticket(
         with transaction.atomic():
             instance = engine_services.create_instance(
                 company_id=ticket_type.company_id,
-                workflow=versions.runnable(ticket_type.workflow, actor=user),
+                workflow=versions.runnable(
+                    ticket_type.workflow,
+                    actor=user,
+                    live=(
+                        getattr(ticket_type, "live_snapshot_id", None),
+                        getattr(ticket_type, "live_published_at", None),
+                    ),
+                ),
                 ticket_data=data,
                 submitted_by=user,
+                starting=True,
             )
             ticket = Ticket.objects.create(
                 company_id=ticket_type.company_id,

@@ -9,6 +9,7 @@ Publishing an unchanged draft does nothing. Lock order: the draft row, then inst
 import difflib
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -67,9 +68,25 @@ def publish(*, workflow: WorkflowDefinition, actor: User | None) -> WorkflowVers
         )
 
 
-def runnable(draft: WorkflowDefinition, *, actor: User | None) -> WorkflowDefinition:
+# Snapshots are never edited (see workflows.versions), so a process may keep them: keyed
+# by snapshot id and the version's publication time (ids alone come back after a rolled
+# back transaction in SQLite, and in tests).
+_SNAPSHOTS: dict[tuple[int, datetime], WorkflowDefinition] = {}
+_SNAPSHOTS_MAX = 512
+
+
+def runnable(
+    draft: WorkflowDefinition, *, actor: User | None, live: tuple[int | None, datetime | None] = (None, None)
+) -> WorkflowDefinition:
     """The rows a new ticket starts on: the current version's snapshot. A workflow never
-    published is published first (version 1), so no ticket ever runs on a draft."""
+    published is published first (version 1), so no ticket ever runs on a draft.
+    `live`: the current version's (snapshot id, created_at) when the caller read them
+    (`access.submittable_type`); a snapshot this process has seen then costs no query."""
+    snapshot_id, published_at = live
+    if snapshot_id is not None and published_at is not None:
+        cached = _SNAPSHOTS.get((snapshot_id, published_at))
+        if cached is not None:
+            return cached
     # The snapshot and its start task come along: one query on the submit path.
     latest = (
         WorkflowVersion.objects.filter(workflow=draft)
@@ -85,6 +102,9 @@ def runnable(draft: WorkflowDefinition, *, actor: User | None) -> WorkflowDefini
             # on the ticket (as before versions), rather than refusing the submission.
             return draft
     assert latest is not None
+    if len(_SNAPSHOTS) >= _SNAPSHOTS_MAX:
+        _SNAPSHOTS.clear()
+    _SNAPSHOTS[(latest.snapshot_id, latest.created_at)] = latest.snapshot
     return latest.snapshot
 
 

@@ -137,12 +137,22 @@ def hold_with_error(
     )
 
 
+_ENTERED = "_tf_entered"
+
+
+def mark_entered(instance: WorkflowInstance) -> None:
+    """The caller inserted `instance` already in progress on its current (FORM) task,
+    as `enter_task` would leave it: entering that task then writes no instance row."""
+    instance.__dict__[_ENTERED] = instance.current_task_id
+
+
 def enter_task(
     instance: WorkflowInstance, task_def: TaskDefinition, *, actor: User | None, creation: bool
 ) -> TaskInstance | None:
     """Creates the instance of `task_def`, assigns or enqueues it. On failure the
     workflow goes on hold with an error and None is returned."""
     error_type = ErrorType.WORKFLOW_CREATION if creation else ErrorType.TASK_CREATION
+    entered = instance.__dict__.pop(_ENTERED, None) == task_def.pk and not task_def.is_action
     if task_def.is_action:
         instance.automated_steps += 1
         if instance.automated_steps > settings.WORKFLOW_MAX_AUTOMATED_STEPS:
@@ -160,6 +170,9 @@ def enter_task(
     try:
         input_data = apply_transform(task_def.input_transform, context(instance)) or {}
     except ExpressionError as exc:
+        if entered:  # the row was inserted on this task: a failed start is on none
+            instance.current_task = None
+            instance.save(update_fields=["current_task"])
         hold_with_error(
             instance,
             error_type,
@@ -171,7 +184,10 @@ def enter_task(
     instance.current_task = task_def
     instance.status = WorkflowStatus.IN_PROGRESS
     instance.hold_reason = ""
-    instance.save(update_fields=["current_task", "status", "hold_reason", "automated_steps", "updated_at"])
+    if not entered:  # a submit's fresh row already says this (`mark_entered`)
+        instance.save(
+            update_fields=["current_task", "status", "hold_reason", "automated_steps", "updated_at"]
+        )
     task = TaskInstance(
         company_id=instance.company_id,
         workflow_instance=instance,

@@ -51,16 +51,26 @@ def create_instance(
     workflow: WorkflowDefinition,
     ticket_data: dict[str, Any],
     submitted_by: User | None = None,
+    starting: bool = False,
 ) -> WorkflowInstance:
+    """`starting`: the caller runs `start_instance(fresh=True)` next in this transaction.
+    When the start task is a FORM task the row is inserted as entering it leaves it
+    (in progress, on that task), so the engine need not update it (see `engine.enter_task`)."""
     if workflow.company_id != company_id:
         raise PermissionDenied("Workflow belongs to another company.")
-    return WorkflowInstance.objects.create(
+    start = workflow.start_task if starting and workflow.start_task_id is not None else None
+    entering = start is not None and not start.is_action
+    instance = WorkflowInstance.objects.create(
         company_id=company_id,
         workflow=workflow,
         submitted_by=submitted_by,
-        status=WorkflowStatus.NOT_STARTED,
+        status=WorkflowStatus.IN_PROGRESS if entering else WorkflowStatus.NOT_STARTED,
+        current_task=start if entering else None,
         workflow_data={"ticket": ticket_data, "tasks": {}},
     )
+    if entering:
+        engine.mark_entered(instance)
+    return instance
 
 
 def start_instance(

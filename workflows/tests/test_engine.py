@@ -142,11 +142,21 @@ class PathTests(EngineTestCase):
         self.assertEqual(error_type, "WORKFLOW_CREATION")
         self.assertIn("abs(ticket.title)", message)
         self.assertEqual(ticket.workflow_instance.tasks.count(), 0)
+        # The submit inserts the instance already on its FORM start task; a failed start
+        # must leave it on no task, as before.
+        ticket.workflow_instance.refresh_from_db()
+        self.assertIsNone(ticket.workflow_instance.current_task_id)
 
     def test_input_transform_builds_task_input(self) -> None:
         wf = make_workflow(self.company, [{"key": "a", "input_transform": {"who": "ticket.title"}}])
         ticket = self.submit(wf, {"title": "Printer"})
         self.assertEqual(self.current_task(ticket).input_data, {"who": "Printer"})
+        instance = ticket.workflow_instance
+        instance.refresh_from_db()
+        self.assertEqual(
+            (instance.status, instance.current_task_id),
+            (WorkflowStatus.IN_PROGRESS, self.current_task(ticket).task_definition_id),
+        )
 
     def test_output_is_validated_per_field(self) -> None:
         schema = {
