@@ -18,6 +18,7 @@ from api import keys
 from api.models import ApiKey
 from api.tests.base import ApiClient, ApiTestCase, make_key
 from project.testing import make_ticket_type, make_user, make_workflow
+from tickets import services as ticket_services
 from tickets.models import FileUpload, Ticket, TicketError
 from workflows.models import TaskDefinition, TaskInstance, WorkflowDefinition, WorkflowStatus
 
@@ -290,6 +291,25 @@ class TicketTests(ApiTestCase):
         self.assertEqual(admin.get(f"/tickets/{mine}").status_code, 200)
         self.assertEqual(admin.get(f"/tickets/{foreign}").status_code, 404)
         self.assertEqual(admin.get("/tickets/999999999").status_code, 404)
+
+    def test_internal_note_files_never_reach_the_submitter(self) -> None:
+        """An internal note's attachment belongs to the ticket row too; the ticket's own
+        attachments are the submission's, so a submitter never learns of the note's file."""
+        sub = self.api(self.submitter)
+        ticket_id = self.submit(sub).json()["id"]
+        with scopes_disabled(), self.captureOnCommitCallbacks(execute=True):
+            ticket_services.add_comment(
+                ticket=Ticket.objects.get(pk=ticket_id),
+                author=self.worker,
+                body="Password is on the sticky note",
+                internal=True,
+                files=[SimpleUploadedFile("secret.txt", b"hunter2")],
+            )
+        for client in (sub, self.api(self.ticket_admin)):
+            body = client.get(f"/tickets/{ticket_id}").json()
+            self.assertEqual(body["attachments"], [])
+            self.assertNotIn("secret.txt", json.dumps(body))
+            self.assertNotIn("sticky", json.dumps(body))
 
     def test_cancel_with_reason(self) -> None:
         client = self.api(self.submitter)
