@@ -23,7 +23,7 @@ from tickets import access, bundles
 from tickets import dry_run as ticket_dry_run
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
-from tickets.models import Ticket, TicketError, TicketType
+from tickets.models import Comment, Ticket, TicketError, TicketType
 from workflows import services as engine_services
 from workflows.models import TaskInstance, TaskType
 
@@ -272,10 +272,11 @@ def get_ticket(caller: Caller, ticket_id: int) -> dict[str, Any]:
 def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
     """The ticket as a write returns it (no read scope needed to see what you changed)."""
     ticket = _get_ticket(caller, ticket_id)
-    staff = access.sees_staff_detail(caller.user)
     timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
-    if not staff:
-        timeline_qs = timeline_qs.filter(kind__in=ticket_selectors.SUBMITTER_EVENT_KINDS)
+    if not access.sees_staff_detail(caller.user):  # as on the ticket page: notes for the team only
+        team = access.on_ticket_team(caller.user, ticket)
+        kinds = ticket_selectors.SUBMITTER_EVENT_KINDS + (("internal_note",) if team else ())
+        timeline_qs = timeline_qs.filter(kind__in=kinds)
     timeline = list(timeline_qs[:TIMELINE_LIMIT])
     timeline.reverse()
     return {
@@ -283,15 +284,16 @@ def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
         "created_by": ticket.created_by.email,
         "data": ticket.data,
         "fields_schema": ticket.ticket_type.fields or {},
-        "attachments": [
-            {
-                "id": a.pk,
-                "filename": a.filename,
-                "content_type": a.file_type,
-                "size": a.size,
-                "url": reverse("attachment_download", args=[a.pk]),
-            }
-            for a in ticket.attachments.all()
+        "attachments": [_attachment_out(a) for a in ticket.attachments.filter(comment__isnull=True)],
+        "public_outcomes": [
+            {"step": step, "fields": [{"label": label, "value": value} for label, value in rows]}
+            for step, rows in ticket_selectors.public_outcomes(
+                list(
+                    ticket.workflow_instance.tasks.select_related("task_definition").order_by(
+                        "created_at", "id"
+                    )
+                )
+            )
         ],
         "timeline": [
             {
@@ -345,6 +347,64 @@ def cancel_ticket(caller: Caller, ticket_id: int, reason: str) -> dict[str, Any]
     return ticket_detail(caller, ticket_id)
 
 
+# --- conversation -------------------------------------------------------------------------------
+
+
+def _attachment_out(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "filename": a.filename,
+        "content_type": a.file_type,
+        "size": a.size,
+        "url": reverse("attachment_download", args=[a.pk]),
+    }
+
+
+def comment_out(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.pk,
+        "author": comment.author.email,
+        "body": comment.body,
+        "internal": comment.internal,
+        "created_at": comment.created_at,
+        "attachments": [_attachment_out(a) for a in comment.attachments.all()],
+    }
+
+
+def _conversation(caller: Caller, ticket_id: int) -> Ticket:
+    """The submitter, the ticket's assignees and ticket admins open its conversation."""
+    ticket = access.commentable_tickets(caller.user).filter(pk=ticket_id).first()
+    if ticket is None:
+        raise ApiProblem(404, f"Ticket {ticket_id} not found.")
+    return ticket
+
+
+def list_comments(caller: Caller, ticket_id: int) -> dict[str, Any]:
+    """The conversation, oldest first (the newest 300); internal notes for the team only."""
+    caller.require(Scope.TICKETS_READ)
+    ticket = _conversation(caller, ticket_id)
+    team = access.on_ticket_team(caller.user, ticket)
+    return {
+        "items": [comment_out(c) for c in ticket_selectors.ticket_comments(ticket, include_internal=team)]
+    }
+
+
+def add_comment(
+    caller: Caller, ticket_id: int, *, body: str, internal: bool, files: list[UploadedFile] | None = None
+) -> dict[str, Any]:
+    caller.require(Scope.TICKETS_WRITE)
+    ticket = _conversation(caller, ticket_id)
+    try:
+        comment = ticket_services.add_comment(
+            ticket=ticket, author=caller.user, body=body, internal=internal, files=files
+        )
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc)) from exc
+    except ValidationError as exc:
+        raise ApiProblem(400, " ".join(exc.messages)) from exc
+    return comment_out(comment)
+
+
 # --- tasks -------------------------------------------------------------------------------------
 
 
@@ -360,6 +420,7 @@ def task_out(task: TaskInstance, *, detail: bool = False) -> dict[str, Any]:
         "type": definition.task_type,
         "status": task.status,
         "assignee": task.assigned_to.email if task.assigned_to else None,
+        "queue": task.queue_role.name if task.queue_role else None,
         "created_at": task.created_at,
     }
     if detail:
@@ -375,7 +436,7 @@ def task_out(task: TaskInstance, *, detail: bool = False) -> dict[str, Any]:
 
 def _task_qs(caller: Caller) -> QuerySet[TaskInstance]:
     return access.visible_tasks(caller.user).select_related(
-        "task_definition", "assigned_to", "workflow_instance__ticket"
+        "task_definition", "assigned_to", "queue_role", "workflow_instance__ticket"
     )
 
 
@@ -390,10 +451,52 @@ def list_tasks(caller: Caller, *, cursor: str | None = None, limit: int = DEFAUL
     """The caller's open tasks, oldest first (the order of the worker page)."""
     caller.require(Scope.TASKS_READ)
     qs = access.open_tasks_for(caller.user).select_related(
-        "task_definition", "assigned_to", "workflow_instance__ticket"
+        "task_definition", "assigned_to", "queue_role", "workflow_instance__ticket"
     )
     rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=False)
     return {"items": [task_out(t) for t in rows], "next_cursor": next_cursor}
+
+
+def list_claimable(caller: Caller, *, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+    """Unclaimed queue tasks of the caller's company roles, oldest first."""
+    caller.require(Scope.TASKS_READ)
+    qs = access.claimable_tasks(caller.user).select_related("assigned_to", "workflow_instance__ticket")
+    rows, next_cursor = page_of(qs, cursor=cursor, limit=limit, newest_first=False)
+    return {"items": [task_out(t) for t in rows], "next_cursor": next_cursor}
+
+
+def claim_task(caller: Caller, task_id: int) -> dict[str, Any]:
+    caller.require(Scope.TASKS_WRITE)
+    task = _get_task(caller, task_id)
+    try:
+        engine_services.claim(task=task, actor=caller.user, permitted=access.may_claim_task)
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc)) from exc
+    except engine_services.StateConflict as exc:
+        raise ApiProblem(409, str(exc)) from exc
+    return task_out(_get_task(caller, task_id), detail=True)
+
+
+def release_task(caller: Caller, task_id: int) -> dict[str, Any]:
+    caller.require(Scope.TASKS_WRITE)
+    task = _get_task(caller, task_id)
+    try:
+        engine_services.release(task=task, actor=caller.user)
+    except PermissionDenied as exc:
+        raise ApiProblem(403, str(exc)) from exc
+    except engine_services.StateConflict as exc:
+        raise ApiProblem(409, str(exc)) from exc
+    return task_out(task_after_release(caller, task), detail=True)
+
+
+def task_after_release(caller: Caller, task: TaskInstance) -> TaskInstance:
+    """The released task is back in its queue: still visible to the caller if they may
+    claim it again, else shown as it now is."""
+    found = _task_qs(caller).filter(pk=task.pk).first()
+    if found is not None:
+        return found
+    task.refresh_from_db()
+    return task
 
 
 def get_task(caller: Caller, task_id: int) -> dict[str, Any]:

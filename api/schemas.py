@@ -82,12 +82,36 @@ class TimelineEntry(Schema):
     actor: str | None
 
 
+class OutcomeField(Schema):
+    label: str
+    value: Any
+
+
+class Outcome(Schema):
+    step: str
+    fields: list[OutcomeField]
+
+
 class Ticket(TicketSummary):
     created_by: str
     data: dict[str, Any]
     fields_schema: dict[str, Any]
     attachments: list[Attachment]
+    public_outcomes: list[Outcome] = Field(description="Output fields the workflow makes public, by step.")
     timeline: list[TimelineEntry]
+
+
+class Comment(Schema):
+    id: int
+    author: str
+    body: str
+    internal: bool = Field(description="An internal note: the team only (ticket admins, assignees).")
+    created_at: datetime
+    attachments: list[Attachment]
+
+
+class CommentList(Schema):
+    items: list[Comment]
 
 
 class TicketPage(Schema):
@@ -108,6 +132,7 @@ class TaskSummary(Schema):
     type: str
     status: str
     assignee: str | None
+    queue: str | None = Field(description="The company role whose queue the task is in (queue tasks).")
     created_at: datetime
 
 

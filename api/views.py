@@ -258,6 +258,32 @@ def cancel_ticket(request: HttpRequest, ticket_id: s.Id, body: s.CancelIn) -> An
     return ops.cancel_ticket(caller(request), ticket_id, body.reason)
 
 
+@api.get("/tickets/{ticket_id}/comments", response={200: s.CommentList, **READ_ERRORS}, tags=["tickets"])
+def list_comments(request: HttpRequest, ticket_id: s.Id) -> Any:
+    """The ticket's conversation, oldest first; internal notes only for the team (ticket
+    admins and the ticket's assignees). Scope `tickets:read`."""
+    return ops.list_comments(caller(request), ticket_id)
+
+
+@api.post(
+    "/tickets/{ticket_id}/comments",
+    response={201: s.Comment, **WRITE_ERRORS, 413: s.Problem},
+    tags=["tickets"],
+)
+def add_comment(
+    request: HttpRequest,
+    ticket_id: s.Id,
+    body: Form[Annotated[str, Field(min_length=1, max_length=10_000)]],
+    internal: Form[bool] = False,
+    attachments: File[list[UploadedFile]] = None,  # type: ignore[assignment]
+) -> Any:
+    """A public reply, or an internal note (`internal=true`, the team only), with any
+    attachments: multipart form. Scope `tickets:write`."""
+    return 201, ops.add_comment(
+        caller(request), ticket_id, body=body, internal=internal, files=list(attachments or [])
+    )
+
+
 # --- tasks ---------------------------------------------------------------------------------------
 
 
@@ -265,6 +291,14 @@ def cancel_ticket(request: HttpRequest, ticket_id: s.Id, body: s.CancelIn) -> An
 def my_tasks(request: HttpRequest, cursor: Cursor | None = None, limit: Limit = ops.DEFAULT_PAGE) -> Any:
     """Your open tasks, oldest first. Scope `tasks:read`."""
     return ops.list_tasks(caller(request), cursor=cursor, limit=limit)
+
+
+@api.get("/tasks/claimable", response={200: s.TaskPage, **READ_ERRORS}, tags=["tasks"])
+def claimable_tasks(
+    request: HttpRequest, cursor: Cursor | None = None, limit: Limit = ops.DEFAULT_PAGE
+) -> Any:
+    """Unclaimed tasks in the queues of your company roles, oldest first. Scope `tasks:read`."""
+    return ops.list_claimable(caller(request), cursor=cursor, limit=limit)
 
 
 @api.get("/tasks/{task_id}", response={200: s.Task, **READ_ERRORS}, tags=["tasks"])
@@ -278,6 +312,19 @@ def complete_task(request: HttpRequest, task_id: s.Id, body: s.CompleteIn) -> An
     """Complete a form task; the output is validated against its output schema (400 with
     `errors` by field). Scope `tasks:write`."""
     return ops.complete_task(caller(request), task_id, strictjson.check(body.output))
+
+
+@api.post("/tasks/{task_id}/claim", response={200: s.Task, **WRITE_ERRORS}, tags=["tasks"])
+def claim_task(request: HttpRequest, task_id: s.Id) -> Any:
+    """Take a queue task (members of its queue role; the first claim wins, later ones get
+    409). Scope `tasks:write`."""
+    return ops.claim_task(caller(request), task_id)
+
+
+@api.post("/tasks/{task_id}/release", response={200: s.Task, **WRITE_ERRORS}, tags=["tasks"])
+def release_task(request: HttpRequest, task_id: s.Id) -> Any:
+    """Give a claimed queue task back to its queue (the claimer). Scope `tasks:write`."""
+    return ops.release_task(caller(request), task_id)
 
 
 # --- errors ------------------------------------------------------------------------------------------

@@ -6,12 +6,15 @@ from typing import Any
 
 from django_scopes import scopes_disabled
 
+from accounts.models import CompanyRole
 from accounts.roles import SystemRole
 from api.scopes import Scope
 from api.tests.base import ALL_SCOPES, ApiClient, ApiTestCase, make_key
 from project.testing import make_ticket_type, make_user, make_workflow
+from tickets import access
 from tickets.models import TicketError
-from workflows.models import TaskInstance
+from workflows import services as engine_services
+from workflows.models import TaskInstance, WorkflowInstance
 
 ROLES = ["submitter", "worker", "ticket_admin", "creator", "admin"]
 
@@ -27,6 +30,28 @@ class MatrixTests(ApiTestCase):
         with scopes_disabled():
             self.task = TaskInstance.objects.get(workflow_instance__ticket__id=self.ticket).pk
             self.error = TicketError.objects.get(ticket_id=self.held).pk
+            # Queue tasks of the role 'desk', of which the worker is a member: one on a
+            # ticket on hold (claiming it is a conflict), one the worker claimed and
+            # finished (releasing it is a conflict).
+            self.desk = CompanyRole.objects.create(company=self.company, name="desk")
+            self.worker.company_roles.add(self.desk)
+        queue_type = make_ticket_type(
+            self.company,
+            make_workflow(self.company, [{"key": "desk", "assign": {"rule": "queue", "role": "desk"}}]),
+        )
+        on_hold, finished = (self.submit(sub, title, queue_type).json()["id"] for title in ("Held", "Done"))
+        with scopes_disabled(), self.captureOnCommitCallbacks(execute=True):
+            engine_services.hold(
+                instance=WorkflowInstance.objects.get(ticket__id=on_hold), actor=self.ticket_admin
+            )
+            self.queued = TaskInstance.objects.get(workflow_instance__ticket__id=on_hold).pk
+            done = TaskInstance.objects.get(workflow_instance__ticket__id=finished)
+            engine_services.claim(task=done, actor=self.worker, permitted=access.may_claim_task)
+            done.refresh_from_db()
+            engine_services.complete_form_task(
+                task=done, output={}, actor=self.worker, permitted=access.may_complete_task
+            )
+            self.released = done.pk
 
     def ops(self) -> list[tuple[str, Scope, Any]]:
         """(label, required scope, call) where call(client) returns a response. Writes use
@@ -59,6 +84,27 @@ class MatrixTests(ApiTestCase):
                 Scope.TASKS_WRITE,
                 lambda c: c.post(f"/tasks/{self.task}/complete", {"output": {"approved": "?"}}),
             ),
+            ("claimable", Scope.TASKS_READ, lambda c: c.get("/tasks/claimable")),
+            ("claim", Scope.TASKS_WRITE, lambda c: c.post(f"/tasks/{self.queued}/claim")),
+            ("release", Scope.TASKS_WRITE, lambda c: c.post(f"/tasks/{self.released}/release")),
+            ("comments", Scope.TICKETS_READ, lambda c: c.get(f"/tickets/{self.ticket}/comments")),
+            (
+                "reply",
+                Scope.TICKETS_WRITE,
+                lambda c: c.post_multipart(f"/tickets/{self.ticket}/comments", {"body": " "}),
+            ),
+            (
+                "note",
+                Scope.TICKETS_WRITE,
+                lambda c: c.post_multipart(
+                    f"/tickets/{self.ticket}/comments", {"body": " ", "internal": "true"}
+                ),
+            ),
+            (
+                "dry_run",
+                Scope.DEFINITIONS_READ,
+                lambda c: c.post("/workflows/dry-run", {"workflow": self.workflow.key, "ticket": {}}),
+            ),
             ("errors", Scope.TICKETS_READ, lambda c: c.get("/errors")),
             ("retry", Scope.TICKETS_WRITE, lambda c: c.post(f"/errors/{self.error}/retry")),
         ]
@@ -78,6 +124,17 @@ class MatrixTests(ApiTestCase):
         "mine": [200, 200, 200, 200, 200],
         "task": [404, 200, 200, 404, 200],
         "complete": [404, 400, 400, 404, 400],
+        # Queue tasks: members of the queue's role claim (here a conflict: the ticket is on
+        # hold); ticket managers see the task but are not members; others do not see it.
+        "claimable": [200, 200, 200, 200, 200],
+        "claim": [404, 409, 403, 404, 403],
+        "release": [404, 409, 409, 404, 409],
+        # The conversation: the submitter, the ticket's assignees and ticket managers. A
+        # blank message is refused after the access checks; notes are the team's only.
+        "comments": [200, 200, 200, 404, 200],
+        "reply": [400, 400, 400, 404, 400],
+        "note": [403, 400, 400, 404, 400],
+        "dry_run": [403, 403, 200, 200, 200],
         "errors": [403, 403, 200, 403, 200],
         "retry": [403, 403, 200, 403, 200],
     }
@@ -94,6 +151,7 @@ class MatrixTests(ApiTestCase):
 
     def test_missing_scope_is_403_and_the_scope_alone_suffices(self) -> None:
         everyone = make_user(self.company, *SystemRole.values)
+        everyone.company_roles.add(self.desk)
         for label, scope, call in self.ops():
             with self.subTest(op=label):
                 without = [s for s in ALL_SCOPES if s != scope.value]
@@ -103,16 +161,35 @@ class MatrixTests(ApiTestCase):
                 only = call(ApiClient(make_key(everyone, [scope.value])[1]))
                 self.assertNotIn(only.status_code, (401, 403), (label, only.content[:300]))
 
+    # Operations on one object of company A (the rest are lists, checked below).
+    OBJECT_OPS = {
+        "get",
+        "cancel",
+        "task",
+        "complete",
+        "retry",
+        "claim",
+        "release",
+        "comments",
+        "reply",
+        "note",
+    }
+
     def test_other_company_objects_are_404(self) -> None:
-        outsider = self.api(make_user(self.other, *SystemRole.values))
+        # Every role of company B, and a member of B's own role named 'desk' too.
+        stranger = make_user(self.other, *SystemRole.values)
+        with scopes_disabled():
+            stranger.company_roles.add(CompanyRole.objects.create(company=self.other, name="desk"))
+        outsider = self.api(stranger)
         for label, _, call in self.ops():
-            if label in {"get", "cancel", "task", "complete", "retry"}:
+            if label in self.OBJECT_OPS:
                 with self.subTest(op=label):
                     self.assertEqual(call(outsider).status_code, 404)
-        listed = outsider.get("/tickets").json()["items"]
-        self.assertEqual(listed, [])
+        self.assertEqual(outsider.get("/tickets").json()["items"], [])
+        self.assertEqual(outsider.get("/tasks/claimable").json()["items"], [])
         self.assertEqual(outsider.get("/errors").json()["items"], [])
         exported = outsider.get("/bundles/export").json()
         self.assertEqual([w["key"] for w in exported["workflows"]], ["review-flow"])  # its own only
-        with scopes_disabled():
-            self.assertNotEqual(exported, {})
+        # Not empty for company A's member of 'desk': the outsider's empty list means something.
+        claimable = self.api(self.worker).get("/tasks/claimable").json()["items"]
+        self.assertEqual([t["id"] for t in claimable], [self.queued])

@@ -1,16 +1,29 @@
 """Query counts do not grow with the number of rows a list returns."""
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
 
+from accounts.models import CompanyRole
 from api.tests.base import ApiClient, ApiTestCase
 from project.testing import make_ticket_type, make_workflow
 
 
+@override_settings(MEDIA_ROOT=tempfile.mkdtemp())
 class QueryCountTests(ApiTestCase):
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+        super().tearDownClass()
+
     def count(self, call: Callable[[], Any]) -> int:
         with CaptureQueriesContext(connection) as ctx:
             response = call()
@@ -56,3 +69,39 @@ class QueryCountTests(ApiTestCase):
                 worker.post(f"/tasks/{item['id']}/complete", {"output": {"approved": True}})
         after = self.count(lambda: sub.get(f"/tickets/{first}"))
         self.assertEqual(before + 0, after)
+
+    def test_claimable_and_comments_are_constant(self) -> None:
+        with scopes_disabled():
+            role = CompanyRole.objects.create(company=self.company, name="desk")
+            self.worker.company_roles.add(role)
+        queue_type = make_ticket_type(
+            self.company,
+            make_workflow(self.company, [{"key": "desk", "assign": {"rule": "queue", "role": "desk"}}]),
+        )
+        sub, worker, admin = self.api(self.submitter), self.api(self.worker), self.api(self.ticket_admin)
+        ticket_id = self.submit(sub).json()["id"]
+
+        def grow(n: int) -> None:
+            for i in range(n):
+                self.submit(sub, f"Queued {i}", queue_type)
+                with self.captureOnCommitCallbacks(execute=True):
+                    files = {"attachments": [SimpleUploadedFile(f"{i}.txt", b"x")]}
+                    sub.post_multipart(f"/tickets/{ticket_id}/comments", {"body": f"Reply {i}", **files})
+                    worker.post_multipart(
+                        f"/tickets/{ticket_id}/comments", {"body": f"Note {i}", "internal": "true", **files}
+                    )
+
+        calls = {
+            "claimable": lambda: worker.get("/tasks/claimable", limit=100),
+            "comments (team)": lambda: admin.get(f"/tickets/{ticket_id}/comments"),
+            "comments (submitter)": lambda: sub.get(f"/tickets/{ticket_id}/comments"),
+            "ticket with comments": lambda: worker.get(f"/tickets/{ticket_id}"),
+        }
+        grow(2)
+        small = {name: self.count(call) for name, call in calls.items()}
+        grow(8)
+        large = {name: self.count(call) for name, call in calls.items()}
+        self.assertEqual(small, large)
+        self.assertEqual(len(worker.get("/tasks/claimable", limit=100).json()["items"]), 10)
+        self.assertEqual(len(admin.get(f"/tickets/{ticket_id}/comments").json()["items"]), 20)
+        self.assertEqual(len(sub.get(f"/tickets/{ticket_id}/comments").json()["items"]), 10)
