@@ -183,6 +183,8 @@ class PermissionMatrixTests(TestCase):
             "import_bundle",
             "cancel_ticket",
             "complete_task",
+            "claim_task",
+            "release_task",
             "retry_error",
         )
         if name in post_only:
@@ -198,7 +200,11 @@ class PermissionMatrixTests(TestCase):
             "list_tickets": api(everyone),  # filtered to what the user may see
             "submit_ticket": api(everyone),  # same path: a GET lists
             "get_ticket": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.TASK_WORKER}, elsewhere=404, other=404),
+            # The conversation opens to whoever sees the ticket (the same rows as get_ticket).
+            "list_comments": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.TASK_WORKER}, elsewhere=404, other=404),
+            "add_comment": api({SystemRole.USER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN, SystemRole.TASK_WORKER}, elsewhere=404, other=404),  # same path: a GET lists
             "my_tasks": api(everyone),
+            "claimable_tasks": api(everyone),  # filtered to the queues of the user's roles
             "get_task": api({SystemRole.TASK_WORKER, SystemRole.ADMIN, SystemRole.TICKET_ADMIN}, elsewhere=404, other=404),
             "list_errors": api(managers),
         }  # fmt: skip
