@@ -30,6 +30,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
+from accounts.backends import UserBackend  # noqa: E402
 from accounts.models import Company  # noqa: E402
 from accounts.roles import SystemRole  # noqa: E402
 from accounts.tenancy import company_scope  # noqa: E402
@@ -178,6 +179,13 @@ def bare_baseline(company: Company, ops: int) -> float:
     return ops / (time.perf_counter() - started)
 
 
+def request_users(ids: set[int | None]) -> dict[int, Any]:
+    """The users as a request has them (the auth backend loads the role names with the
+    user), so the access checks cost what they cost in a request."""
+    backend = UserBackend()
+    return {pk: backend.get_user(pk) for pk in ids if pk is not None}
+
+
 def measure(company: Company, submitter: Any, tt: Any, ops: int) -> dict[str, float]:
     with company_scope(company):
         with metered() as start_sql:
@@ -187,12 +195,16 @@ def measure(company: Company, submitter: Any, tt: Any, ops: int) -> dict[str, fl
         tasks = [
             t.workflow_instance.tasks.select_related("task_definition", "assigned_to").get() for t in tickets
         ]
+        actors = request_users({t.assigned_to_id for t in tasks})
         with metered() as done_sql:
             started = time.perf_counter()
             for task in tasks:
-                assert task.assigned_to is not None
+                assert task.assigned_to_id is not None
                 services.complete_form_task(
-                    task=task, output={"ok": True}, actor=task.assigned_to, permitted=may_complete_task
+                    task=task,
+                    output={"ok": True},
+                    actor=actors[task.assigned_to_id],
+                    permitted=may_complete_task,
                 )
             done_s = time.perf_counter() - started
     return {
@@ -207,12 +219,58 @@ def measure(company: Company, submitter: Any, tt: Any, ops: int) -> dict[str, fl
     }
 
 
+def profile(company: Company, submitter: Any, tt: Any, ops: int, top: int) -> None:
+    """`--profile`: where one FORM completion's time goes (cProfile over `ops` of them,
+    after as many warm-up completions), with the SQL share and the queries per completion."""
+    import cProfile
+    import pstats
+
+    def tasks(n: int) -> list[TaskInstance]:
+        tickets = [submit_ticket(user=submitter, ticket_type=tt, data={"n": i}) for i in range(n)]
+        return [
+            t.workflow_instance.tasks.select_related("task_definition", "assigned_to").get() for t in tickets
+        ]
+
+    actors: dict[int, Any] = {}
+
+    def complete(task: TaskInstance) -> None:
+        assert task.assigned_to_id is not None
+        if task.assigned_to_id not in actors:
+            actors.update(request_users({task.assigned_to_id}))
+        services.complete_form_task(
+            task=task, output={"ok": True}, actor=actors[task.assigned_to_id], permitted=may_complete_task
+        )
+
+    with company_scope(company):
+        for task in tasks(ops):  # warm: caches, compiled schemas, connection
+            complete(task)
+        todo = tasks(ops)
+        profiler = cProfile.Profile()
+        with metered() as meter:
+            started = time.perf_counter()
+            profiler.enable()
+            for task in todo:
+                complete(task)
+            profiler.disable()
+            seconds = time.perf_counter() - started
+    print(
+        f"{ops} completions: {ops / seconds:.1f}/s, {1000 * seconds / ops:.2f} ms each "
+        f"(profiler on), {meter.queries / ops:.1f} queries and {1000 * meter.seconds / ops:.2f} ms SQL each"
+    )
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", type=int, default=300)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="TOP", help="profile completions only; print TOP functions"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/engine.py needs PostgreSQL (set DATABASE_URL).")
@@ -225,6 +283,9 @@ def main() -> None:
             wf = make_workflow(company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
             tt = make_ticket_type(company, wf, fields={"type": "object"})
             task_b = wf.tasks.get(key="b")
+        if args.profile:
+            profile(company, submitter, tt, args.ops, args.profile)
+            return
         ids = [w.pk for w in workers]
         print(f"database: PostgreSQL; {WORKERS} workers; {args.ops} ops per figure")
         print("CPU is shared with other processes on this machine: compare ratios within one run.")

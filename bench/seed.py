@@ -188,9 +188,9 @@ def create_users(cur, ids: dict[str, int], password_hash: str) -> dict[str, int]
         ):
             cur.execute(
                 """INSERT INTO accounts_user (id, password, is_superuser, email, first_name, last_name,
-                       is_active, is_available, created_at, company_id)
+                       is_active, is_available, created_at, company_id, open_tasks)
                    SELECT i, %s, false, %s || %s || '-' || i || '@bench.example', 'Bench', %s || i,
-                       true, true, now() - interval '400 days', %s
+                       true, true, now() - interval '400 days', %s, 0
                    FROM generate_series(%s, %s) AS i""",
                 [password_hash, prefix, c, prefix.upper(), ids[f"company{c}"], first, first + count - 1],
             )
@@ -209,8 +209,8 @@ def create_users(cur, ids: dict[str, int], password_hash: str) -> dict[str, int]
     ):
         cur.execute(
             """INSERT INTO accounts_user (id, password, is_superuser, email, first_name, last_name,
-                   is_active, is_available, created_at, company_id)
-               VALUES (%s, %s, false, %s, %s, 'Bench', true, %s, now() - interval '400 days', %s)""",
+                   is_active, is_available, created_at, company_id, open_tasks)
+               VALUES (%s, %s, false, %s, %s, 'Bench', true, %s, now() - interval '400 days', %s, 0)""",
             [next_id, password_hash, f"{name}@bench.example", name.title(), name != "admin", ids["company1"]],
         )
         for role in roles:
@@ -393,6 +393,15 @@ def main() -> None:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
+        # The open-task counters (workflows.assignment), as reconcile_task_counts would set them.
+        cur.execute(
+            """UPDATE accounts_user u SET open_tasks = c.n
+               FROM (SELECT assigned_to_id, count(*) AS n FROM workflows_taskinstance
+                     WHERE status IN ('OPEN', 'IN_PROGRESS', 'PENDING') AND assigned_to_id IS NOT NULL
+                     GROUP BY assigned_to_id) c
+               WHERE u.id = c.assigned_to_id"""
+        )
+        step(f"open-task counters: {cur.rowcount} users")
         cur.execute("DROP TABLE bench_plan")
         cur.execute("DROP TABLE bench_companies")
         cur.execute("SET session_replication_role = DEFAULT")

@@ -93,6 +93,9 @@ def batched() -> Iterator[None]:
     """Inside the caller's transaction: the notices made in the block are written with one
     INSERT and one email job when it ends (submit uses it to stay
     within its query budget). A failure inside writes nothing."""
+    if _pending.get() is not None:  # nested: the outer block writes them
+        yield
+        return
     pending: list[tuple[NotificationKind, list[Notification]]] = []
     token = _pending.set(pending)
     try:

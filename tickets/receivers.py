@@ -14,7 +14,7 @@ from accounts.models import User
 from tickets import notifications
 from tickets.models import ErrorStatus, Ticket, TicketError, TimelineEvent
 from workflows.models import FINISHED_WORKFLOW_STATUSES, TaskInstance, WorkflowInstance
-from workflows.signals import swept, workflow_event
+from workflows.signals import swept, workflow_event, workflow_events
 
 # Engine events after which the ticket's open errors count as dealt with.
 _RESOLVING_KINDS = {"retried": "Retried", "completed_by_hand": "Step completed by hand"}
@@ -36,6 +36,31 @@ def batched_events(ticket: Ticket) -> Iterator[None]:
         _batch.reset(token)
     if events:
         TimelineEvent.objects.bulk_create(events)
+
+
+@receiver(workflow_events)
+def record_workflow_events(sender: Any, *, events: list[dict[str, Any]], **kwargs: Any) -> None:
+    """One service call's events (`workflows.engine.batched`): per ticket, one lookup,
+    one timeline INSERT and one notice INSERT (with one email job)."""
+    by_instance: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        by_instance.setdefault(event["instance"].pk, []).append(event)
+    for instance_id, group in by_instance.items():
+        batch = _batch.get()
+        if batch is not None and batch[0].workflow_instance_id == instance_id:
+            for event in group:  # the caller's own batch (submit) writes them
+                record_workflow_event(sender, **event)
+            continue
+        ticket = (
+            Ticket._base_manager.filter(workflow_instance_id=instance_id)
+            .only("pk", "company_id", "created_by_id", "title", "workflow_instance_id")
+            .first()
+        )
+        if ticket is None:  # an instance not started by a ticket (e.g. a bare engine test)
+            continue
+        with notifications.batched(), batched_events(ticket):
+            for event in group:
+                record_workflow_event(sender, **event)
 
 
 @receiver(workflow_event)

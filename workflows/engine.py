@@ -10,7 +10,9 @@ through the `action_ready` signal (`workflows.tasks` enqueues them)."""
 import hashlib
 import secrets
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, overload
 
@@ -31,7 +33,7 @@ from workflows.models import (
     WorkflowStatus,
 )
 from workflows.schemas import schema_errors
-from workflows.signals import action_ready, workflow_event
+from workflows.signals import action_ready, workflow_event, workflow_events
 
 # --- locks -----------------------------------------------------------------------------
 # The one lock order: workflow instance, then task (then, inside assignment, the
@@ -81,6 +83,29 @@ def lock_task(
     return instance, task
 
 
+# Set by `batched()`: the events of one service call, sent together at its end.
+_events: ContextVar[list[dict[str, Any]] | None] = ContextVar("tf_engine_events", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Inside a service's transaction: the steps' events go out together when the block
+    ends (`workflow_events`), so the ticket side looks the ticket up once and writes the
+    timeline and notices in one INSERT each. Nested blocks join the outer one; an
+    exception discards them (the transaction rolls back with it)."""
+    if _events.get() is not None:
+        yield
+        return
+    events: list[dict[str, Any]] = []
+    token = _events.set(events)
+    try:
+        yield
+    finally:
+        _events.reset(token)
+    if events:
+        workflow_events.send(sender=WorkflowInstance, events=events)
+
+
 def emit(
     instance: WorkflowInstance,
     kind: str,
@@ -92,17 +117,21 @@ def emit(
     error_type: str | None = None,
     stack_trace: str = "",
 ) -> None:
-    workflow_event.send(
-        sender=WorkflowInstance,
-        instance=instance,
-        task_instance=task,
-        kind=kind,
-        message=message[:500],
-        actor=actor,
-        data=data or {},
-        error_type=error_type,
-        stack_trace=stack_trace,
-    )
+    event: dict[str, Any] = {
+        "instance": instance,
+        "task_instance": task,
+        "kind": kind,
+        "message": message[:500],
+        "actor": actor,
+        "data": data or {},
+        "error_type": error_type,
+        "stack_trace": stack_trace,
+    }
+    pending = _events.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        workflow_event.send(sender=WorkflowInstance, **event)
 
 
 def context(instance: WorkflowInstance, **extra: Any) -> dict[str, Any]:
@@ -110,10 +139,20 @@ def context(instance: WorkflowInstance, **extra: Any) -> dict[str, Any]:
     return {"ticket": data.get("ticket", {}), "tasks": data.get("tasks", {}), **extra}
 
 
+_UNSAVED = "_tf_unsaved"
+
+
+def save_instance(instance: WorkflowInstance, *fields: str) -> None:
+    """Saves `fields` of the instance, with any change `complete` left for this save
+    (one UPDATE of the instance per completion, not two)."""
+    unsaved: set[str] = instance.__dict__.pop(_UNSAVED, set())
+    instance.save(update_fields=sorted({*fields, *unsaved, "updated_at"}))
+
+
 def set_status(instance: WorkflowInstance, status: str, *, hold_reason: str = "") -> None:
     instance.status = status
     instance.hold_reason = hold_reason
-    instance.save(update_fields=["status", "hold_reason", "automated_steps", "updated_at"])
+    save_instance(instance, "status", "hold_reason", "automated_steps")
 
 
 def hold_with_error(
@@ -172,7 +211,7 @@ def enter_task(
     except ExpressionError as exc:
         if entered:  # the row was inserted on this task: a failed start is on none
             instance.current_task = None
-            instance.save(update_fields=["current_task"])
+            instance.__dict__.setdefault(_UNSAVED, set()).add("current_task")
         hold_with_error(
             instance,
             error_type,
@@ -185,9 +224,7 @@ def enter_task(
     instance.status = WorkflowStatus.IN_PROGRESS
     instance.hold_reason = ""
     if not entered:  # a submit's fresh row already says this (`mark_entered`)
-        instance.save(
-            update_fields=["current_task", "status", "hold_reason", "automated_steps", "updated_at"]
-        )
+        save_instance(instance, "current_task", "status", "hold_reason", "automated_steps")
     task = TaskInstance(
         company_id=instance.company_id,
         workflow_instance=instance,
@@ -245,7 +282,9 @@ def complete(
     data = dict(instance.workflow_data or {})
     data["tasks"] = {**data.get("tasks", {}), task.task_definition.key: output}
     instance.workflow_data = data
-    instance.save(update_fields=["workflow_data", "updated_at"])
+    # Written by the next save of the instance (entering the next task, finishing, a
+    # hold), or at the end here when routing saves nothing.
+    instance.__dict__.setdefault(_UNSAVED, set()).add("workflow_data")
     emit(
         instance,
         "task_completed",
@@ -258,19 +297,17 @@ def complete(
         advance(instance, task, actor=actor)
     else:  # an action's answer arrived while the ticket was held: route on resume
         emit(instance, "routing_deferred", "Routing waits until the ticket is resumed.", task=task)
+    if instance.__dict__.get(_UNSAVED):
+        save_instance(instance)
 
 
 def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User | None) -> None:
     """Routes from a finished task (conditions by priority, then the default) and records the decision."""
-    transitions = list(
-        Transition.objects.filter(from_task_id=finished.task_definition_id)
-        .select_related("to_task")
-        .order_by("priority", "id")
-    )
+    transitions = routes_from(finished.task_definition)
     if not transitions:
         instance.status = WorkflowStatus.COMPLETED
         instance.current_task = None
-        instance.save(update_fields=["status", "current_task", "updated_at"])
+        save_instance(instance, "status", "current_task")
         emit(instance, "completed", "Workflow completed.", task=finished, actor=actor)
         return
     ctx = context(instance, output=finished.output_data)
@@ -313,6 +350,30 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
         )
         return
     enter_task(instance, winner.to_task, actor=actor, creation=False)
+
+
+# A snapshot's transitions never change (workflows.versions), so a process keeps them,
+# keyed by the task definition's id and creation time (an id alone comes back after a
+# rolled-back transaction on SQLite). Drafts are read each time.
+_ROUTES: dict[tuple[int, Any], list[Transition]] = {}
+_ROUTES_MAX = 2048
+
+
+def routes_from(task_def: TaskDefinition) -> list[Transition]:
+    """The transitions leaving `task_def`, by priority, with their target tasks."""
+    key = (task_def.pk, task_def.created_at)
+    if task_def.is_snapshot and key in _ROUTES:
+        return _ROUTES[key]
+    rows = list(
+        Transition.objects.filter(from_task_id=task_def.pk)
+        .select_related("to_task")
+        .order_by("priority", "id")
+    )
+    if task_def.is_snapshot:
+        if len(_ROUTES) >= _ROUTES_MAX:
+            _ROUTES.clear()
+        _ROUTES[key] = rows
+    return rows
 
 
 def _candidate(transition: Transition, *, value: Any = None, error: str | None = None) -> dict[str, Any]:

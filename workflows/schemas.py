@@ -1,6 +1,8 @@
 """JSON Schemas for the JSON columns whose shape is known. Used by the django-jsonform
 widgets in the admin and by server-side validation (bundles, forms)."""
 
+import copy
+import json
 import re
 from typing import Any
 
@@ -122,6 +124,23 @@ def fill_form_schema(schema: Any) -> dict[str, Any]:
     }
 
 
+# Building a validator costs about twice the validation of a small form; schemas repeat
+# (a task definition's output schema, once per completion), so a process keeps them by
+# their canonical text (a schema is a mutable dict, and an edited one has another text).
+_VALIDATORS: dict[str, Any] = {}
+_VALIDATORS_MAX = 1024
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        if len(_VALIDATORS) >= _VALIDATORS_MAX:
+            _VALIDATORS.clear()
+        validator = _VALIDATORS[key] = jsonschema.validators.validator_for(schema)(copy.deepcopy(schema))
+    return validator
+
+
 def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dict[str, list[str]]:
     """`data` checked against the JSON Schema `schema`: messages per field path ("" for
     the whole object), empty when valid. `what` names the data in the top-level message.
@@ -134,7 +153,7 @@ def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dic
     if not schema:
         return {}
     errors: dict[str, list[str]] = {}
-    for error in jsonschema.validators.validator_for(schema)(schema).iter_errors(data):
+    for error in _validator(schema).iter_errors(data):
         path = ".".join(str(p) for p in error.absolute_path)
         if error.validator == "required" and not path and "'" in error.message:
             # Attach "x is a required property" to the missing field itself.

@@ -81,7 +81,7 @@ def start_instance(
 
     `fresh`: the caller created `instance` in its still-open transaction (submit), so no
     one else can see the row: no lock, no re-read, no savepoint of its own."""
-    with transaction.atomic(savepoint=not fresh), assignment.tracked_loads():
+    with transaction.atomic(savepoint=not fresh), assignment.tracked_loads(), engine.batched():
         if not fresh:
             instance = engine.lock_instance(instance.pk, related=("workflow__start_task",))
         workflow = instance.workflow
@@ -117,7 +117,7 @@ def complete_form_task(
     errors = engine.validate_output(task.task_definition, output)
     if errors:
         raise OutputInvalid(errors)
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None:
             raise StateConflict("This task is already finished.")
@@ -142,7 +142,7 @@ def _require_active(instance: WorkflowInstance) -> None:
 def retry(*, instance: WorkflowInstance, actor: User) -> None:
     """Re-runs the failed step of an on-hold workflow: a failed action is called again,
     failed routing is re-evaluated, a failed start starts again."""
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be retried.")
@@ -170,7 +170,7 @@ def complete_by_hand(*, task: TaskInstance, output: Any, actor: User) -> None:
     errors = engine.validate_output(task.task_definition, output)
     if errors:
         raise OutputInvalid(errors)
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance, current = engine.lock_task(task.pk, instance_id=task.workflow_instance_id)
         _require_active(instance)
         if current.status not in (*OPEN_TASK_STATUSES, TaskStatus.ERROR):
@@ -185,7 +185,7 @@ def reassign(*, task: TaskInstance, user: User | None, actor: User, eligible: Ta
     caller's rule for who may receive it."""
     if user is not None and not eligible(user, task):
         raise ValidationError("Tasks can only go to active task workers of the same company.")
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None or locked[1].task_definition.is_action:
             raise StateConflict("Only open form tasks can be reassigned.")
@@ -202,7 +202,7 @@ def reassign(*, task: TaskInstance, user: User | None, actor: User, eligible: Ta
 
 
 def hold(*, instance: WorkflowInstance, actor: User) -> None:
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.IN_PROGRESS:
             raise StateConflict("Only a ticket in progress can be put on hold.")
@@ -213,7 +213,7 @@ def hold(*, instance: WorkflowInstance, actor: User) -> None:
 def resume(*, instance: WorkflowInstance, actor: User) -> None:
     """Lifts a manual hold and catches up: routes on from a step that finished while
     held, and re-queues open actions. A ticket stopped by an error is retried instead."""
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance = engine.lock_instance(instance.pk)
         if instance.status != WorkflowStatus.ON_HOLD:
             raise StateConflict("Only a ticket on hold can be resumed.")
@@ -234,7 +234,7 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
 def cancel(*, instance: WorkflowInstance, actor: User, reason: str = "") -> None:
     """Stops the workflow for good. `reason` goes on the timeline the submitter sees."""
     reason = " ".join(reason.split())
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance = engine.lock_instance(instance.pk)
         _require_active(instance)
         now = timezone.now()
@@ -261,7 +261,7 @@ def claim(*, task: TaskInstance, actor: User, permitted: TaskRule) -> None:
     """A member of the task's queue role takes it (`permitted` is the access rule,
     tickets.access.may_claim_task). Under the task's row lock the first claim wins; every
     later one gets StateConflict."""
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None:
             raise StateConflict("This task is already finished.")
@@ -286,7 +286,7 @@ def claim(*, task: TaskInstance, actor: User, permitted: TaskRule) -> None:
 
 def release(*, task: TaskInstance, actor: User) -> None:
     """The claimer gives a queue task back to its queue."""
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task.pk, instance_id=task.workflow_instance_id, statuses=OPEN_TASK_STATUSES)
         if locked is None:
             raise StateConflict("This task is already finished.")

@@ -168,6 +168,41 @@ class SubmitQueryTests(PerformanceTestCase):
         self.assertEqual(now, version.snapshot_id)
 
 
+class CompletionQueryTests(PerformanceTestCase):
+    def test_one_completion_with_advance_is_a_bounded_number_of_queries(self) -> None:
+        from accounts.backends import UserBackend
+        from tickets.access import may_complete_task
+        from workflows import services
+
+        with company_scope(self.company):
+            tickets = [
+                submit_ticket(user=self.submitter, ticket_type=self.tt, data={"title": f"T{i}"})
+                for i in range(2)
+            ]
+            tasks = [t.workflow_instance.tasks.select_related("task_definition").get() for t in tickets]
+            worker = UserBackend().get_user(self.worker.pk)  # as a request has it
+            assert worker is not None
+
+            def complete(task: TaskInstance) -> None:
+                services.complete_form_task(task=task, output={}, actor=worker, permitted=may_complete_task)
+
+            complete(tasks[0])  # warm the per-process caches (routes)
+            n, _ = count_queries(lambda: complete(tasks[1]))
+        # Locks (instance, task), task, instance (data and next step in one UPDATE), pool
+        # lock, pick, new task, ticket, timeline (4 events, one INSERT), notice, email
+        # job, two counters: see ARCHITECTURE.md "Performance".
+        self.assertLessEqual(n, COMPLETION_QUERY_LIMIT)
+        with scopes_disabled():
+            kinds = list(tickets[1].timeline.order_by("created_at", "id").values_list("kind", flat=True))
+        self.assertEqual(
+            kinds,
+            ["started", "task_created", "assigned", "task_completed", "routed", "task_created", "assigned"],
+        )
+
+
+COMPLETION_QUERY_LIMIT = 13
+
+
 # See ARCHITECTURE.md "Performance" for where each query goes.
 SUBMIT_QUERY_LIMIT = 12  # notices included (ticket received, task assigned): see ARCHITECTURE.md
 
