@@ -14,6 +14,7 @@ import io
 import pstats
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pages import prepare, scenarios  # noqa: E402
+from bench.pages import prepare, scenarios, server_env  # noqa: E402
 
 
 class SqlTimer:
@@ -48,6 +49,13 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--cprofile", action="store_true")
     args = parser.parse_args()
+    # DEBUG is off, so templates need the hashed static files' manifest, as the server does.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=server_env(args.db),
+        check=True,
+    )
     cookies, ids = prepare(args.db)
     from django.db import connection
     from django.test import Client
