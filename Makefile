@@ -5,6 +5,9 @@ PY := $(shell command -v pyenv >/dev/null 2>&1 && pyenv which python 2>/dev/null
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Queue workers `make run` starts. With the Redis queue, e.g.
+# `make run TASKS_BACKEND=django_tasks_redis.RedisTaskBackend WORKERS=2` (README "Scaling out").
+WORKERS ?= 1
 
 .PHONY: run test install install-dev migrate seed lint typecheck unit clean bench-deps
 
@@ -31,14 +34,14 @@ migrate: install
 seed: migrate
 	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py seed_demo
 
-# Serves on 127.0.0.1:$(PORT) with the background worker and the sweeper; Ctrl+C stops all.
+# Serves on 127.0.0.1:$(PORT) with $(WORKERS) queue worker(s) and the sweeper; Ctrl+C stops all.
 # A child that exits is started again after a second (bin/supervise).
 # uvicorn serves project.asgi: Django, plus the MCP server at /mcp.
 # The demo's actions call this app on loopback, so private networks are allowed here only.
 run: seed
 	@export DEBUG=$${DEBUG:-true} ACTIONS_ALLOW_PRIVATE_NETWORKS=true PUBLIC_BASE_URL=http://127.0.0.1:$(PORT); \
 	trap 'kill 0' INT TERM EXIT; \
-	bin/supervise $(BIN)/python manage.py run_worker & \
+	for _ in $$(seq $(WORKERS)); do bin/supervise $(BIN)/python manage.py run_worker & done; \
 	bin/supervise $(BIN)/python manage.py sweep_workflows --loop 30 & \
 	bin/supervise $(BIN)/uvicorn project.asgi:application --host 127.0.0.1 --port $(PORT) & \
 	wait

@@ -205,12 +205,26 @@ NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5)
 # A person's daily-digest notices are mailed together once the oldest is this old.
 NOTIFICATION_DIGEST_HOURS = env_int("NOTIFICATION_DIGEST_HOURS", 24)
 
-TASKS = {
-    "default": {
-        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
+# The queue: the database (default, one machine) or Redis (several worker machines);
+# README "Scaling out" says when to switch. Both run with `manage.py run_worker`.
+DATABASE_TASKS_BACKEND = "django_tasks_db.DatabaseBackend"
+REDIS_TASKS_BACKEND = "django_tasks_redis.RedisTaskBackend"
+TASKS_BACKEND = env_str("TASKS_BACKEND", DATABASE_TASKS_BACKEND)
+TASKS: dict[str, dict[str, Any]] = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+if TASKS_BACKEND == REDIS_TASKS_BACKEND:
+    TASKS["default"]["OPTIONS"] = {
+        "REDIS_URL": env_str("TASKS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Several deployments (or test runs) can share one Redis under their own prefix.
+        "REDIS_KEY_PREFIX": env_str("TASKS_REDIS_PREFIX", "ticketflower"),
+        # A submit must not hang on a Redis that is down: the sweeper re-queues instead.
+        "REDIS_SOCKET_CONNECT_TIMEOUT": env_int("TASKS_REDIS_CONNECT_TIMEOUT", 2),
+        # A message held this long by a worker (a dead one) goes to another worker.
+        # Harmless even while the first still calls: the engine's claim only takes an
+        # OPEN task, so the second delivery does nothing.
+        "REDIS_CLAIM_TIMEOUT": env_int("TASKS_REDIS_CLAIM_TIMEOUT", 300),
+        # Results are only for operators; the task rows are the record.
+        "REDIS_COMPLETED_TASK_TTL": env_int("TASKS_REDIS_RESULT_TTL", 86400),
     }
-}
 
 # Outbound workflow actions.
 ACTIONS_ALLOW_PRIVATE_NETWORKS = env_bool("ACTIONS_ALLOW_PRIVATE_NETWORKS", False)

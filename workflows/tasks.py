@@ -1,20 +1,22 @@
-"""The queue side of actions (django.tasks; run by `manage.py db_worker` or the
-configured backend's workers): the job, and the receiver that queues it when the
-engine asks for an attempt (`signals.action_ready`)."""
+"""The queue side of actions (django.tasks; run by `manage.py run_worker` whatever
+the backend): the job, and the receiver that queues it when the engine asks for an
+attempt (`signals.action_ready`)."""
 
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Max
 from django.dispatch import receiver
 from django.tasks import Task, TaskResultStatus, task
+from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
+from django_tasks_redis import RedisTaskBackend
 
 from workflows import background
 from workflows.models import TaskDefinition
@@ -26,6 +28,17 @@ logger = logging.getLogger(__name__)
 @task()
 def run_action_task(task_id: int) -> None:
     background.run_action(task_id=task_id)
+
+
+@receiver(task_started, sender=RedisTaskBackend)
+@receiver(task_finished, sender=RedisTaskBackend)
+def fresh_connections(sender: type, **kwargs: Any) -> None:
+    """Around each job of the Redis worker, drop a broken or expired database
+    connection, as Django does around each request: otherwise one database restart
+    would fail every later job on the dead connection. (The database queue's worker
+    runs inside the database's own reconnect loop, `run_worker`.)"""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 @receiver(action_ready)

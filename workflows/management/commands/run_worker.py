@@ -2,10 +2,14 @@ import os
 import socket
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import Error as DatabaseError
-from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, task_backends
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_redis import RedisTaskBackend
+from django_tasks_redis.management.commands.run_redis_tasks import Command as RedisWorkerCommand
+from redis.exceptions import RedisError
 
 from workflows.resilience import Backoff
 
@@ -26,7 +30,10 @@ class ResilientWorker(Worker):
 
 
 class Command(BaseCommand):
-    help = "Run the database queue's worker; it survives database errors (log, back off, reconnect)."
+    help = (
+        "Run the configured queue's worker (database or Redis); it survives database and "
+        "queue errors (log, back off, reconnect). Start several for more throughput."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--queue-name", default=DEFAULT_TASK_QUEUE_NAME)
@@ -37,6 +44,9 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, queue_name: str, interval: float, batch: bool, worker_id: str, **options: Any
     ) -> None:
+        if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], RedisTaskBackend):
+            self._run_redis(queue_name=queue_name, interval=interval, batch=batch)
+            return
         worker = ResilientWorker(
             queue_names=queue_name.split(","),
             interval=interval,
@@ -50,3 +60,25 @@ class Command(BaseCommand):
         if not batch:  # graceful stop on INT/TERM (a batch run, as in tests, just ends)
             worker.configure_signals()
         worker.run()
+
+    def _run_redis(self, *, queue_name: str, interval: float, batch: bool) -> None:
+        """django-tasks-redis's worker: a consumer of the Redis stream's group; it
+        reclaims messages of dead consumers and stops gracefully on INT/TERM. Its loop
+        already logs and goes on after a failed read or job; an error escaping it
+        (Redis or the database gone at a bad moment) restarts it after a back-off."""
+        backoff = Backoff()
+        while True:
+            try:
+                call_command(
+                    RedisWorkerCommand(stdout=self.stdout, stderr=self.stderr),
+                    queue_name=queue_name,
+                    backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+                    continuous=not batch,
+                    interval=interval,
+                    no_graceful_shutdown=batch,
+                )
+                return
+            except (RedisError, DatabaseError) as exc:
+                if batch:
+                    raise
+                backoff.wait("Redis worker", exc)
