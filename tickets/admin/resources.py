@@ -1,18 +1,22 @@
 """CSV/JSON import and export of definitions by key, scoped to the importer's company:
 one resource per definition model and the admin mixin that wires them in."""
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.http import HttpRequest
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from accounts.models import Company, CompanyRole
 from tickets.bundles import row_problems
 from tickets.models import TicketType
+from workflows import jsonsafe
 from workflows.assignment import rule_problems
 from workflows.models import TaskDefinition, Transition, WorkflowDefinition
 
@@ -229,8 +233,83 @@ class TicketTypeResource(CompanyResource):
         )
 
 
+def import_problem(raw: bytes, input_format: type[base_formats.Format], resource: Any) -> str | None:
+    """Why the database could not store this file's rows, or None: the same rules as
+    every other JSON entry point (`workflows.jsonsafe`), applied to the whole file
+    (JSON), to every cell, to the JSON inside cells, and to integer columns' ranges."""
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        return f"Not UTF-8: invalid byte at offset {exc.start}. Save the file as UTF-8."
+    if issubclass(input_format, base_formats.JSON):
+        try:
+            jsonsafe.loads(text)
+        except jsonsafe.JSONRefused as exc:
+            return str(exc)
+    try:
+        dataset = input_format().create_dataset(text)
+    except Exception:  # not our rule: the import reports an unreadable file itself
+        return None
+    for number, row in enumerate(dataset.dict, start=1):
+        for column, value in row.items():
+            problem = _cell_problem(resource, str(column), value)
+            if problem:
+                return f"Row {number}, column '{column}': {problem}"
+    return None
+
+
+def _cell_problem(resource: Any, column: str, value: Any) -> str | None:
+    try:
+        jsonsafe.check(value)
+        field = resource.fields.get(column)
+        if field is None:
+            return None
+        if isinstance(field.widget, widgets.JSONWidget) and isinstance(value, str) and value.strip():
+            jsonsafe.loads(value)
+    except jsonsafe.JSONRefused as exc:
+        return str(exc)
+    try:
+        model_field = resource._meta.model._meta.get_field(field.attribute)
+    except Exception:  # not a model column
+        return None
+    low, high = BaseDatabaseOperations.integer_field_ranges.get(model_field.get_internal_type(), (None, None))
+    if low is None or high is None or value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None  # not a number: the import's own row error says so
+    if not number.is_finite() or not low <= number <= high:
+        return f"out of range ({low} to {high})."
+    return None
+
+
+class SafeImportForm(ImportForm):
+    """The import form, refusing a file the database cannot store (see `import_problem`)
+    as a form error, before any row is imported, even in the preview."""
+
+    def __init__(self, formats: list[type[base_formats.Format]], resources: list[Any], **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        self.input_formats, self.resource_classes = formats, resources
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        upload, fmt = cleaned.get("import_file"), cleaned.get("format")
+        if upload is None or fmt in (None, ""):
+            return cleaned
+        resource_class = self.resource_classes[int(cleaned.get("resource") or 0)]
+        raw = b"".join(upload.chunks())
+        upload.seek(0)
+        problem = import_problem(raw, self.input_formats[int(fmt)], resource_class())
+        if problem:
+            self.add_error("import_file", f"Nothing was imported. {problem}")
+        return cleaned
+
+
 class ScopedImportExportMixin(ImportExportMixin):
-    import_form_class = ImportForm
+    # CSV and JSON, the formats whose every value `import_problem` checks.
+    import_formats = [base_formats.CSV, base_formats.JSON]
+    import_form_class = SafeImportForm
     export_form_class = ExportForm
 
     def get_resource_kwargs(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
