@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 from unittest import skipUnless
 
-from django.db import connection
+import psycopg
+from django.db import DatabaseError, connection
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
 from django_scopes import scopes_disabled
@@ -125,6 +126,53 @@ class LostJobTests(TransactionTestCase):
         self.assertEqual(run_queued_tasks(), 1)
         self.assertEqual(self.task().status, TaskStatus.COMPLETED)
         self.assertEqual(len(self.server.requests), 1)
+
+    @postgres_only
+    def test_connection_cut_while_queueing_the_action_is_an_error(self) -> None:
+        self.assert_cut_at_job_insert_is_an_error()
+
+    @postgres_only
+    def test_connection_cut_while_queueing_the_assignees_email_is_an_error(self) -> None:
+        worker = make_user(self.company, SystemRole.TASK_WORKER)
+        wf = make_workflow(self.company, [{"key": "triage"}])
+        self.tt = make_ticket_type(self.company, wf, fields={"type": "object"})
+        with company_scope(self.company):
+            self.assertTrue(worker.is_available)
+        self.assert_cut_at_job_insert_is_an_error()
+
+    def assert_cut_at_job_insert_is_an_error(self) -> None:
+        """Found by bench/faults.py: the connection cut (pg_terminate_backend) during a
+        job's insert made the swallowed error doom the step's transaction, which Django
+        then rolled back silently, and the submitter was redirected to a ticket that
+        never existed. A refusal the savepoint can undo still stores the ticket (above);
+        a lost connection must be an error."""
+        pid = connection.cursor().connection.info.backend_pid
+        db = connection.settings_dict
+        job_table = DBTaskResult._meta.db_table
+
+        def cut_at_the_job_insert(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+            if sql.startswith("INSERT") and job_table in sql:
+                with psycopg.connect(
+                    host=db["HOST"] or "localhost",
+                    port=db["PORT"] or 5432,
+                    user=db["USER"],
+                    password=db["PASSWORD"] or None,
+                    dbname=db["NAME"],
+                    autocommit=True,
+                ) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            return execute(sql, params, many, context)
+
+        self.client.force_login(self.submitter)
+        with (
+            connection.execute_wrapper(cut_at_the_job_insert),
+            self.assertRaises(DatabaseError),
+            self.assertLogs(level="ERROR"),
+        ):
+            self.client.post(reverse("ticket_submit", args=[self.tt.pk]), {"data": json.dumps({})})
+        connection.close()
+        with scopes_disabled():
+            self.assertEqual(Ticket.objects.count(), 0)
 
     def test_claim_failing_on_a_database_error_leaves_the_task_open_and_the_sweeper_queues_it(self) -> None:
         with company_scope(self.company):
