@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import F, Min, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -36,6 +36,7 @@ from tickets.models import (
     TicketError,
 )
 from workflows.models import TaskInstance
+from workflows.tasks import queue_with_the_step
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +173,8 @@ def notify(
 def _enqueue_emails(ids: list[int]) -> None:
     """Like action jobs (`workflows.tasks`): the database queue takes the jobs inside the
     event's transaction, so notice and job commit together or not at all; any other
-    queue gets them after the commit. A failure to queue is logged, never raised (the
-    notice itself is kept)."""
+    queue gets them after the commit. A refused job is logged, not raised (the notice
+    itself is kept); a lost connection fails the event's transaction as a whole."""
     from tickets.tasks import send_notification_emails
 
     def _enqueue() -> None:
@@ -183,11 +184,11 @@ def _enqueue_emails(ids: list[int]) -> None:
             logger.exception("Could not queue notification emails %s.", ids)
 
     if isinstance(send_notification_emails.get_backend(), DatabaseBackend):
-        try:
-            with transaction.atomic():
-                send_notification_emails.enqueue(ids)
-        except DatabaseError:
-            logger.exception("Could not queue notification emails %s.", ids)
+        queue_with_the_step(
+            lambda: send_notification_emails.enqueue(ids),
+            failure=f"Could not queue notification emails {ids}.",
+            log=logger,
+        )
     else:
         transaction.on_commit(_enqueue)
 

@@ -3,6 +3,7 @@ the backend): the job, and the receiver that queues it when the engine asks for 
 attempt (`signals.action_ready`)."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,11 +52,11 @@ def enqueue_action(sender: Any, *, task_id: int, delay_seconds: float = 0, **kwa
     if delay_seconds > 0:
         job = job.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
     if isinstance(job.get_backend(), DatabaseBackend):
-        try:
-            with transaction.atomic():
-                job.enqueue(task_id)
-        except DatabaseError:
-            logger.exception("Could not queue action task %s; the sweeper will queue it again.", task_id)
+        queue_with_the_step(
+            lambda: job.enqueue(task_id),
+            failure=f"Could not queue action task {task_id}; the sweeper will queue it again.",
+            log=logger,
+        )
         return
 
     def _enqueue() -> None:
@@ -65,6 +66,21 @@ def enqueue_action(sender: Any, *, task_id: int, delay_seconds: float = 0, **kwa
             logger.exception("Could not queue action task %s; the sweeper will queue it again.", task_id)
 
     transaction.on_commit(_enqueue)
+
+
+def queue_with_the_step(enqueue: Callable[[], object], *, failure: str, log: logging.Logger) -> None:
+    """Inserts a database-queue job inside the caller's transaction, in a savepoint; an
+    insert the database refuses is undone and logged (`failure`), and the step still
+    commits. A lost connection cannot be undone by a savepoint: it dooms the whole
+    transaction, so it is raised. Swallowed, Django would roll the step back silently
+    at the end of the block, and the caller would answer as if it were stored."""
+    try:
+        with transaction.atomic():
+            enqueue()
+    except DatabaseError:
+        if connection.needs_rollback or connection.closed_in_transaction:
+            raise
+        log.exception(failure)
 
 
 class WorkerLost(Exception):
