@@ -80,6 +80,7 @@ class ActionServer:
         self.callback_status: Counter[int] = Counter()
         self.callback_latency: list[float] = []
         self.call_seconds = call_seconds
+        self.in_flight = 0  # calls being answered right now (a worker is mid-call)
         self.pool = ThreadPoolExecutor(max_workers=8)
         self.lock = threading.Lock()
         outer = self
@@ -90,8 +91,13 @@ class ActionServer:
                 key = self.headers.get("Idempotency-Key", "")
                 with outer.lock:
                     outer.calls[(self.path, key)] += 1
-                if outer.call_seconds:
-                    time.sleep(outer.call_seconds)
+                    outer.in_flight += 1
+                try:
+                    if outer.call_seconds:
+                        time.sleep(outer.call_seconds)
+                finally:
+                    with outer.lock:
+                        outer.in_flight -= 1
                 if "callback_url" in body:
                     outer.pool.submit(
                         outer.callback, body["callback_url"], body["callback_token"], callback_delay
@@ -99,11 +105,14 @@ class ActionServer:
                     status, answer = 202, b"{}"
                 else:
                     status, answer = 200, b'{"checked": true}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed mid-call (bench/faults.py)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -198,11 +207,17 @@ class Results:
     status: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     submitted: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    count: int = 0
+    budget: int = 0  # stop after this many requests (0: only the clock stops)
 
     def record(self, kind: str, started: float, status: int) -> None:
         with self.lock:
             self.latency[kind].append(time.monotonic() - started)
             self.status[kind][status] += 1
+            self.count += 1
+
+    def done(self) -> bool:
+        return bool(self.budget) and self.count >= self.budget
 
 
 def client_loop(base: str, seed_: Seed, index: int, until: float, results: Results) -> None:
@@ -210,7 +225,7 @@ def client_loop(base: str, seed_: Seed, index: int, until: float, results: Resul
     submitter = session_for(seed_.submitters[index % len(seed_.submitters)], base)
     worker = session_for(seed_.workers[index % len(seed_.workers)], base)
     n = 0
-    while time.monotonic() < until:
+    while time.monotonic() < until and not results.done():
         kind = rng.choices(["submit", "tickets", "tasks", "complete"], [35, 20, 15, 30])[0]
         started = time.monotonic()
         try:
@@ -393,9 +408,16 @@ def report(results: Results, seconds: float) -> dict[str, Any]:
 
 
 def run_load(
-    base: str, seed_: Seed, clients: int, seconds: float, side: Callable[[float], None] | None = None
+    base: str,
+    seed_: Seed,
+    clients: int,
+    seconds: float,
+    side: Callable[[Callable[[], bool]], None] | None = None,
+    requests_budget: int = 0,
 ) -> Results:
-    results = Results()
+    """Runs the clients for `seconds`, or until `requests_budget` requests are done;
+    `side` runs meanwhile and gets a function telling whether the load is over."""
+    results = Results(budget=requests_budget)
     until = time.monotonic() + seconds
     threads = [
         threading.Thread(target=client_loop, args=(base, seed_, i, until, results)) for i in range(clients)
@@ -403,7 +425,7 @@ def run_load(
     for t in threads:
         t.start()
     if side is not None:
-        side(until)
+        side(lambda: results.done() or time.monotonic() >= until)
     for t in threads:
         t.join()
     return results
