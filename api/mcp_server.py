@@ -72,8 +72,10 @@ def build_server() -> MCPServer:
 
     @server.tool()
     async def validate_bundle(bundle: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        """Check a bundle without writing anything. Returns `valid` and every problem with
-        its JSON path. Scope definitions:read."""
+        """Check a bundle without writing anything. Returns `valid`, every error
+        (`problems`, which refuse an import) and every lint (`warnings`: unreachable
+        tasks, dead ends, loops of actions only; an import allows them), each with its
+        JSON path. Scope definitions:read."""
         return await run(ctx, ops.validate_bundle, strictjson.check(bundle))
 
     @server.tool()

@@ -25,6 +25,7 @@ from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Comment, Ticket, TicketError, TicketType
 from workflows import services as engine_services
+from workflows.lint import ERROR
 from workflows.models import TaskInstance, TaskType
 
 MAX_PAGE = 100
@@ -100,6 +101,15 @@ def _problems(problems: list[bundles.Problem]) -> list[dict[str, str]]:
     return [{"path": p.path, "message": p.message} for p in problems]
 
 
+def _errors_and_warnings(problems: list[bundles.Problem]) -> dict[str, list[dict[str, str]]]:
+    """The validator's findings split as the admin shows them: errors refuse an import,
+    warnings (workflows.lint: unreachable tasks, dead ends, action-only loops) do not."""
+    return {
+        "problems": _problems([p for p in problems if p.severity == ERROR]),
+        "warnings": _problems([p for p in problems if p.severity != ERROR]),
+    }
+
+
 def _require_definitions(caller: Caller, *, write: bool) -> None:
     caller.require(Scope.DEFINITIONS_WRITE if write else Scope.DEFINITIONS_READ)
     allowed = access.edits_definitions if write else access.reads_definitions
@@ -109,8 +119,8 @@ def _require_definitions(caller: Caller, *, write: bool) -> None:
 
 def validate_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:
     _require_definitions(caller, write=False)
-    problems = bundles.validate(bundle, company=caller.user.company)
-    return {"valid": not problems, "problems": _problems(problems)}
+    found = _errors_and_warnings(bundles.check(bundle, company=caller.user.company))
+    return {"valid": not found["problems"], **found}
 
 
 def import_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:

@@ -31,8 +31,12 @@ class BundleProblem(Schema):
 
 
 class BundleValidation(Schema):
-    valid: bool
-    problems: list[BundleProblem]
+    valid: bool = Field(description="True when there is no error (warnings do not block an import).")
+    problems: list[BundleProblem] = Field(description="Errors: an import of this bundle is refused.")
+    warnings: list[BundleProblem] = Field(
+        description="Lints an import allows, as the back office shows them: unreachable tasks, "
+        "dead ends, loops of actions only."
+    )
 
 
 class ImportReport(Schema):

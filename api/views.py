@@ -139,7 +139,8 @@ Key = Annotated[str, Field(max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
     },
 )
 def validate_bundle(request: HttpRequest) -> Any:
-    """Every problem in the bundle, each with its JSON path. Scope `definitions:read`."""
+    """Every error (`problems`, which refuse an import) and every lint (`warnings`, which
+    do not), each with its JSON path. Scope `definitions:read`."""
     return ops.validate_bundle(caller(request), strictjson.loads(request.body or b"null"))
 
 

@@ -99,9 +99,32 @@ class BundleTests(ApiTestCase):
         body = r.json()
         self.assertFalse(body["valid"])
         self.assertTrue(any(p["path"] == "$.workflows[0].transitions[0].to" for p in body["problems"]), body)
-        self.assertEqual(client.post("/bundles/validate", BUNDLE).json(), {"valid": True, "problems": []})
+        self.assertEqual(
+            client.post("/bundles/validate", BUNDLE).json(), {"valid": True, "problems": [], "warnings": []}
+        )
         with scopes_disabled():
             self.assertFalse(WorkflowDefinition.objects.filter(key="it-support").exists())
+
+    def test_validate_returns_lint_warnings_apart_from_errors(self) -> None:
+        """The lints the back office shows (workflows.lint) come back as `warnings`, with
+        their JSON paths; they do not make a bundle invalid, and it still imports."""
+        client = self.api(self.creator, ["definitions:read", "definitions:write"])
+        linted = json.loads(json.dumps(BUNDLE))
+        linted["workflows"][0]["tasks"].append({"key": "orphan", "title": "Orphan", "type": "FORM"})
+        body = client.post("/bundles/validate", linted).json()
+        self.assertTrue(body["valid"], body)
+        self.assertEqual(body["problems"], [])
+        self.assertEqual([w["path"] for w in body["warnings"]], ["$.workflows[0].tasks[2]"])
+        self.assertIn("'orphan' cannot be reached from the start task", body["warnings"][0]["message"])
+        # An error beside the warning: both come back, each in its own list.
+        linted["workflows"][0]["transitions"][0]["to"] = "nowhere"
+        body = client.post("/bundles/validate", linted).json()
+        self.assertFalse(body["valid"])
+        self.assertIn("$.workflows[0].transitions[0].to", [p["path"] for p in body["problems"]])
+        self.assertTrue(body["warnings"])
+        self.assertFalse(any("cannot be reached" in p["message"] for p in body["problems"]))
+        linted["workflows"][0]["transitions"][0]["to"] = "fix"
+        self.assertEqual(client.post("/bundles/import", linted).status_code, 200)
 
     def test_validate_refuses_bad_json(self) -> None:
         client = self.api(self.creator)

@@ -110,7 +110,7 @@ class McpLiveTests(TransactionTestCase):
         self.assertEqual(out["schema"]["properties"]["format"]["const"], 1)
         self.assertFalse(out["invalid"]["valid"])
         self.assertTrue(any(p["path"].startswith("$.workflows[0].key") for p in out["invalid"]["problems"]))
-        self.assertEqual(out["valid"], {"valid": True, "problems": []})
+        self.assertEqual(out["valid"], {"valid": True, "problems": [], "warnings": []})
         self.assertEqual(out["imported"]["created"]["workflows"], 1)
         self.assertEqual(out["imported"]["published"], ["it-support v1"])
         self.assertEqual(out["dry"]["path"], ["triage", "fix"])
