@@ -18,7 +18,8 @@ from django_scopes import scopes_disabled
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accounts.tenancy import company_scope
 from api import keys, strictjson
@@ -33,10 +34,32 @@ BUNDLE_SCHEMA_URI = "ticketflower://bundle.schema.json"
 T = TypeVar("T")
 
 INSTRUCTIONS = """TicketFlower runs tickets through workflows. Typical use: read the bundle
-JSON Schema resource, write a bundle, `validate_bundle` until it has no problems,
-`import_bundle`, `list_ticket_types` to see each type's fields schema, `submit_ticket`,
-then `list_my_tasks` and `complete_task` with output matching the task's output_schema
-(`get_task` shows it). The API key's scopes and its person's roles decide what works."""
+JSON Schema resource, write a bundle, `validate_bundle` until it has no problems (and
+look at its warnings), `dry_run` it on sample data, `import_bundle`, `list_ticket_types`
+to see each type's fields schema, `submit_ticket` (files as base64 attachments), then
+`list_my_tasks` (and `list_claimable_tasks` + `claim_task` for queue tasks) and
+`complete_task` with output matching the task's output_schema (`get_task` shows it).
+`get_ticket` shows the conversation; `add_comment` replies (or writes an internal note
+for the team). The API key's scopes and its person's roles decide what works."""
+
+
+class Attachment(BaseModel):
+    """A file sent inline: MCP calls are JSON, so its bytes travel as base64."""
+
+    filename: str = Field(min_length=1, max_length=255, description="The file's name, e.g. screenshot.png")
+    content_base64: str = Field(description="The file's bytes, base64 (standard alphabet).")
+    content_type: str | None = Field(
+        None, max_length=100, description="MIME type; guessed from the filename when absent."
+    )
+
+
+def _inline(attachments: list[Attachment] | None) -> list[ops.InlineFile]:
+    return [ops.InlineFile(a.filename, a.content_base64, a.content_type) for a in attachments or []]
+
+
+def max_body_bytes() -> int:
+    """The largest MCP request: the upload limit in base64 (4/3) plus room for the JSON."""
+    return settings.UPLOAD_MAX_REQUEST_BYTES * 4 // 3 + 1024 * 1024
 
 
 def _call[T](key_id: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
@@ -121,10 +144,39 @@ def build_server() -> MCPServer:
         return await run(ctx, ops.list_ticket_types)
 
     @server.tool()
-    async def submit_ticket(type: str, data: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    async def submit_ticket(
+        type: str, data: dict[str, Any], ctx: Context, attachments: list[Attachment] | None = None
+    ) -> dict[str, Any]:
         """Submit a ticket of the type with this key; `data` must match its fields schema.
-        Scope tickets:write."""
-        return await run(ctx, ops.submit_ticket, type_key=type, data=strictjson.check(data))
+        `attachments`: files as base64, under the upload limits of the pages (by default
+        10 files, 5 MB each, 20 MB in all). Scope tickets:write."""
+        return await run(
+            ctx, ops.submit_ticket, type_key=type, data=strictjson.check(data), inline=_inline(attachments)
+        )
+
+    @server.tool()
+    async def cancel_ticket(ticket_id: int, reason: str, ctx: Context) -> dict[str, Any]:
+        """Cancel a ticket with a reason the submitter sees (the submitter or a ticket
+        admin). Scope tickets:write."""
+        if not reason.strip():
+            raise ToolError("400 A reason is required to cancel a ticket.")
+        return await run(ctx, ops.cancel_ticket, ticket_id, reason)
+
+    @server.tool()
+    async def add_comment(
+        ticket_id: int,
+        body: str,
+        ctx: Context,
+        internal: bool = False,
+        attachments: list[Attachment] | None = None,
+    ) -> dict[str, Any]:
+        """Reply on a ticket's conversation (the submitter sees it), or with internal=true
+        write an internal note only the team sees (ticket admins and the ticket's
+        assignees). Files as base64 `attachments`, under the upload limits. Scope
+        tickets:write."""
+        return await run(
+            ctx, ops.add_comment, ticket_id, body=body, internal=internal, inline=_inline(attachments)
+        )
 
     @server.tool()
     async def list_tickets(
@@ -141,8 +193,10 @@ def build_server() -> MCPServer:
 
     @server.tool()
     async def get_ticket(ticket_id: int, ctx: Context) -> dict[str, Any]:
-        """One ticket: data, status, current step, attachments, timeline. Scope tickets:read."""
-        return await run(ctx, ops.get_ticket, ticket_id)
+        """One ticket: data, status, current step, attachments, public outcomes, timeline,
+        and its conversation (`comments`, oldest first; internal notes only for the team).
+        Scope tickets:read."""
+        return await run(ctx, ops.get_ticket_and_comments, ticket_id)
 
     @server.tool()
     async def list_my_tasks(
@@ -150,6 +204,25 @@ def build_server() -> MCPServer:
     ) -> dict[str, Any]:
         """Your open tasks, oldest first. Scope tasks:read."""
         return await run(ctx, ops.list_tasks, cursor=cursor, limit=limit)
+
+    @server.tool()
+    async def list_claimable_tasks(
+        ctx: Context, cursor: str | None = None, limit: int = ops.DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """Unclaimed tasks in the queues of your company roles, oldest first; take one with
+        claim_task. Scope tasks:read."""
+        return await run(ctx, ops.list_claimable, cursor=cursor, limit=limit)
+
+    @server.tool()
+    async def claim_task(task_id: int, ctx: Context) -> dict[str, Any]:
+        """Take a queue task: it becomes yours (list_my_tasks). The first claim wins;
+        a later one gets a 409 error. Scope tasks:write."""
+        return await run(ctx, ops.claim_task, task_id)
+
+    @server.tool()
+    async def release_task(task_id: int, ctx: Context) -> dict[str, Any]:
+        """Give a queue task you claimed back to its queue. Scope tasks:write."""
+        return await run(ctx, ops.release_task, task_id)
 
     @server.tool()
     async def get_task(task_id: int, ctx: Context) -> dict[str, Any]:
@@ -206,7 +279,48 @@ class ApiKeyGate:
                 [(b"retry-after", str(resolved.retry_after).encode())],
             )
             return
+        if scope.get("method") == "POST":
+            body = await _read_body(scope, receive, max_body_bytes())
+            if body is None:
+                await _problem(send, 413, f"The request is larger than {max_body_bytes()} bytes.")
+                return
+            receive = _replay(body, receive)
         await self.app({**scope, SCOPE_KEY: resolved.key.pk}, receive, send)
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes `limit` (by its announced length or
+    as it streams in). The SDK reads bodies without a bound; this is the bound."""
+    announced = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if announced.isdigit() and int(announced) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _resolve(token: str) -> keys.Resolved:
@@ -220,7 +334,7 @@ def _resolve(token: str) -> keys.Resolved:
 async def _problem(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    title = {401: "Unauthorized", 429: "Too Many Requests"}[status]
+    title = {401: "Unauthorized", 413: "Content Too Large", 429: "Too Many Requests"}[status]
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     extra = [(b"www-authenticate", b'Bearer realm="mcp"')] if status == 401 else []
     await send(

@@ -6,13 +6,17 @@ the API and as tool errors by MCP)."""
 import base64
 import binascii
 import json
+import mimetypes
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import Q, QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from accounts.models import User
@@ -196,6 +200,54 @@ def bundle_schema() -> dict[str, Any]:
     return bundles.bundle_schema()
 
 
+# --- inline attachments (MCP) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InlineFile:
+    """A file sent inside a JSON call (MCP tools have no multipart): its bytes in base64."""
+
+    filename: str
+    content_base64: str
+    content_type: str | None = None
+
+
+def _limits() -> str:
+    return (
+        f"Limits: {settings.UPLOAD_MAX_FILES} files, {filesizeformat(settings.UPLOAD_MAX_BYTES)} per file, "
+        f"{filesizeformat(settings.UPLOAD_MAX_REQUEST_BYTES)} in total."
+    )
+
+
+def decode_files(items: list[InlineFile]) -> list[UploadedFile]:
+    """Inline files as uploads, under the pages' limits (project/uploads.py) counted on
+    the decoded bytes: over a limit is 413, bad base64 or a bad name is 400."""
+    if len(items) > settings.UPLOAD_MAX_FILES:
+        raise ApiProblem(413, f"Too many files in one call. {_limits()}")
+    files: list[UploadedFile] = []
+    total = 0
+    for i, item in enumerate(items):
+        encoded = "".join(item.content_base64.split())
+        if len(encoded) // 4 * 3 > settings.UPLOAD_MAX_BYTES + 2:  # refuse before decoding
+            raise ApiProblem(413, f"'{item.filename}' is larger than allowed. {_limits()}")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ApiProblem(400, f"attachments[{i}].content_base64 is not valid base64.") from exc
+        total += len(raw)
+        if len(raw) > settings.UPLOAD_MAX_BYTES:
+            raise ApiProblem(413, f"'{item.filename}' is larger than allowed. {_limits()}")
+        if total > settings.UPLOAD_MAX_REQUEST_BYTES:
+            raise ApiProblem(413, f"The files are larger than allowed. {_limits()}")
+        # The name only (no directories), as a browser sends it.
+        name = PurePosixPath(item.filename.replace("\\", "/")).name.strip()
+        if not name or "\x00" in name or name in {".", ".."}:
+            raise ApiProblem(400, f"attachments[{i}].filename is not a file name.")
+        kind = item.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append(SimpleUploadedFile(name[:255], raw, content_type=kind[:100]))
+    return files
+
+
 # --- ticket types ------------------------------------------------------------------------
 
 
@@ -318,9 +370,16 @@ def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
 
 
 def submit_ticket(
-    caller: Caller, *, type_key: str, data: Any, files: list[UploadedFile] | None = None
+    caller: Caller,
+    *,
+    type_key: str,
+    data: Any,
+    files: list[UploadedFile] | None = None,
+    inline: list[InlineFile] | None = None,
 ) -> dict[str, Any]:
     caller.require(Scope.TICKETS_WRITE)
+    if inline:
+        files = [*(files or []), *decode_files(inline)]
     ticket_type = (
         TicketType.objects.filter(company_id=caller.user.company_id, key=type_key)
         .select_related("workflow")
@@ -399,11 +458,24 @@ def list_comments(caller: Caller, ticket_id: int) -> dict[str, Any]:
     }
 
 
+def get_ticket_and_comments(caller: Caller, ticket_id: int) -> dict[str, Any]:
+    """The ticket with its conversation (MCP's get_ticket): what the caller may read of it."""
+    return {**get_ticket(caller, ticket_id), "comments": list_comments(caller, ticket_id)["items"]}
+
+
 def add_comment(
-    caller: Caller, ticket_id: int, *, body: str, internal: bool, files: list[UploadedFile] | None = None
+    caller: Caller,
+    ticket_id: int,
+    *,
+    body: str,
+    internal: bool,
+    files: list[UploadedFile] | None = None,
+    inline: list[InlineFile] | None = None,
 ) -> dict[str, Any]:
     caller.require(Scope.TICKETS_WRITE)
     ticket = _conversation(caller, ticket_id)
+    if inline:
+        files = [*(files or []), *decode_files(inline)]
     try:
         comment = ticket_services.add_comment(
             ticket=ticket, author=caller.user, body=body, internal=internal, files=files
