@@ -30,7 +30,7 @@ from tickets import services as ticket_services
 from tickets.models import Comment, Ticket, TicketError, TicketType
 from workflows import services as engine_services
 from workflows.lint import ERROR
-from workflows.models import TaskInstance, TaskType
+from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskType
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
@@ -331,6 +331,22 @@ def get_ticket(caller: Caller, ticket_id: int) -> dict[str, Any]:
     return ticket_detail(caller, ticket_id)
 
 
+def _current_task(task: TaskInstance | None) -> dict[str, Any] | None:
+    """The open task the ticket waits on, as its page shows it (step, state, who has it),
+    with its id for the task endpoints."""
+    if task is None or task.status not in OPEN_TASK_STATUSES:
+        return None
+    return {
+        "id": task.pk,
+        "key": task.task_definition.key,
+        "title": task.task_definition.title,
+        "type": task.task_definition.task_type,
+        "status": task.status,
+        "assignee": task.assigned_to.email if task.assigned_to else None,
+        "queue": task.queue_role.name if task.queue_role else None,
+    }
+
+
 def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
     """The ticket as a write returns it (no read scope needed to see what you changed)."""
     ticket = _get_ticket(caller, ticket_id)
@@ -341,21 +357,21 @@ def ticket_detail(caller: Caller, ticket_id: int) -> dict[str, Any]:
         timeline_qs = timeline_qs.filter(kind__in=kinds)
     timeline = list(timeline_qs[:TIMELINE_LIMIT])
     timeline.reverse()
+    tasks = list(
+        ticket.workflow_instance.tasks.select_related(
+            "task_definition", "assigned_to", "queue_role"
+        ).order_by("created_at", "id")
+    )
     return {
         **ticket_summary(ticket),
         "created_by": ticket.created_by.email,
         "data": ticket.data,
         "fields_schema": ticket.ticket_type.fields or {},
         "attachments": [_attachment_out(a) for a in ticket.attachments.filter(comment__isnull=True)],
+        "current_task": _current_task(tasks[-1] if tasks else None),
         "public_outcomes": [
             {"step": step, "fields": [{"label": label, "value": value} for label, value in rows]}
-            for step, rows in ticket_selectors.public_outcomes(
-                list(
-                    ticket.workflow_instance.tasks.select_related("task_definition").order_by(
-                        "created_at", "id"
-                    )
-                )
-            )
+            for step, rows in ticket_selectors.public_outcomes(tasks)
         ],
         "timeline": [
             {

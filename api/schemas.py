@@ -96,11 +96,22 @@ class Outcome(Schema):
     fields: list[OutcomeField]
 
 
+class CurrentTask(Schema):
+    id: int = Field(description="The task's id, for GET /tasks/{id}, claim, release and complete.")
+    key: str
+    title: str
+    type: str
+    status: str
+    assignee: str | None = Field(description="Who has it; null while it waits in a queue or for someone.")
+    queue: str | None
+
+
 class Ticket(TicketSummary):
     created_by: str
     data: dict[str, Any]
     fields_schema: dict[str, Any]
     attachments: list[Attachment]
+    current_task: CurrentTask | None = Field(description="The open task the ticket waits on, if any.")
     public_outcomes: list[Outcome] = Field(description="Output fields the workflow makes public, by step.")
     timeline: list[TimelineEntry]
 

@@ -357,6 +357,19 @@ class TaskTests(ApiTestCase):
         mine = worker.get("/tasks/mine").json()
         self.assertEqual([t["ticket_id"] for t in mine["items"]], [ticket_id])
         task_id = mine["items"][0]["id"]
+        current = self.api(self.submitter).get(f"/tickets/{ticket_id}").json()["current_task"]
+        self.assertEqual(
+            current,
+            {
+                "id": task_id,
+                "key": "review",
+                "title": "Review",
+                "type": "FORM",
+                "status": "OPEN",
+                "assignee": self.worker.email,
+                "queue": None,
+            },
+        )
         detail = worker.get(f"/tasks/{task_id}").json()
         self.assertEqual(detail["output_schema"]["required"], ["approved"])
         self.assertEqual(detail["ticket_data"], {"title": "Printer jam"})
@@ -370,7 +383,8 @@ class TaskTests(ApiTestCase):
         self.assertEqual(ok.status_code, 200, ok.content)
         self.assertEqual(ok.json()["status"], "COMPLETED")
         self.assertEqual(ok.json()["output"], {"approved": True, "note": "fine"})
-        self.assertEqual(self.api(self.submitter).get(f"/tickets/{ticket_id}").json()["status"], "COMPLETED")
+        finished = self.api(self.submitter).get(f"/tickets/{ticket_id}").json()
+        self.assertEqual((finished["status"], finished["current_task"]), ("COMPLETED", None))
         self.assertEqual(
             worker.post(f"/tasks/{task_id}/complete", {"output": {"approved": True}}).status_code, 409
         )

@@ -28,6 +28,8 @@ class ClaimTests(ApiTestCase):
 
     def test_claimable_claim_release(self) -> None:
         first, second = (self.api(m) for m in self.members)
+        waiting = self.api(self.submitter).get(f"/tickets/{self.ticket_id}").json()["current_task"]
+        self.assertEqual((waiting["id"], waiting["assignee"], waiting["queue"]), (self.task_id, None, "it"))
         self.assertEqual([t["id"] for t in first.get("/tasks/claimable").json()["items"]], [self.task_id])
         self.assertEqual(self.api(self.worker).get("/tasks/claimable").json()["items"], [])  # not in the role
         r = first.post(f"/tasks/{self.task_id}/claim")
