@@ -2,8 +2,10 @@
 endpoint's scope gets 403, and another company's objects are 404."""
 
 import json
+import re
 from typing import Any
 
+from django.test import Client
 from django_scopes import scopes_disabled
 
 from accounts.models import CompanyRole
@@ -160,6 +162,39 @@ class MatrixTests(ApiTestCase):
                 self.assertIn(scope.value, response.json()["detail"])
                 only = call(ApiClient(make_key(everyone, [scope.value])[1]))
                 self.assertNotIn(only.status_code, (401, 403), (label, only.content[:300]))
+
+    def test_every_operation_of_the_document_is_in_the_matrix(self) -> None:
+        """A new endpoint without a row in ops() (and so without its scope, role and
+        other-company checks) fails here."""
+        called: set[tuple[str, str]] = set()
+
+        class Recording(ApiClient):
+            def get(self, path: str, **params: Any) -> Any:
+                called.add(("get", f"/api/v1{path}"))
+                return super().get(path, **params)
+
+            def post(self, path: str, body: Any = None) -> Any:
+                called.add(("post", f"/api/v1{path}"))
+                return super().post(path, body)
+
+            def post_multipart(self, path: str, data: dict[str, Any]) -> Any:
+                called.add(("post", f"/api/v1{path}"))
+                return super().post_multipart(path, data)
+
+        client = Recording(make_key(self.admin)[1])
+        for _, _, call in self.ops():
+            call(client)
+        document = Client().get("/api/v1/openapi.json").json()
+        public = {("get", "/api/v1/bundles/schema")}  # no key, no scope (test_api covers it)
+        missing = []
+        for template, operations in document["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$")
+            for method in operations:
+                hit = any(m == method and pattern.match(path) for m, path in called)
+                if not hit and (method, template) not in public:
+                    missing.append(f"{method.upper()} {template}")
+        self.assertEqual(missing, [])
+        self.assertGreaterEqual(sum(len(ops) for ops in document["paths"].values()), 20)
 
     # Operations on one object of company A (the rest are lists, checked below).
     OBJECT_OPS = {
