@@ -5,14 +5,19 @@ It scopes every way a row can leak across companies: the changelist and object U
 reuses the related admin's `get_queryset`), and it stamps `company` on new rows, also
 before validation so per-company uniqueness gives a form error instead of a crash."""
 
+import functools
 from typing import Any
 
+from django.contrib.admin import helpers
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.db import models
 from django.forms import BaseModelForm
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.admin import checkbox as unfold_checkbox
 from unfold.views import ChangeList
 
 from accounts.tenancy import is_company_owned, visible_rows
@@ -65,6 +70,14 @@ class CompanyScopedMixin:
         return scope_for(request, qs)
 
 
+_PK_MARK = "tf-row-pk-mark"
+
+
+@functools.cache
+def _row_checkbox() -> str:
+    return str(unfold_checkbox.render(helpers.ACTION_CHECKBOX_NAME, _PK_MARK))
+
+
 class LeanChangeList(ChangeList):
     """Leaves out the columns a list never shows (`list_defer`: JSON documents, long text),
     so 25 rows do not decode 25 workflow states."""
@@ -89,10 +102,28 @@ class CompanyAdmin(CompanyScopedMixin, ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeanChangeList
 
+    def action_checkbox(self, obj: Any) -> SafeString:
+        """Unfold's row checkbox, rendered once per process instead of through the form
+        renderer's template for every row (a fifth of a list's rendering time)."""
+        return mark_safe(_row_checkbox().replace(_PK_MARK, escape(str(obj.pk))))  # noqa: S308
+
+    action_checkbox.short_description = ModelAdmin.action_checkbox.short_description  # type: ignore[attr-defined]
+
     def _visible_or_404(self, request: HttpRequest, object_id: str | None) -> None:
         # Before any permission check: another company's row is "not found", never 403.
-        if object_id is not None and self.get_object(request, unquote(object_id)) is None:
+        if object_id is None:
+            return
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
             raise Http404("Not found.")
+        # The view's own lookup of the same row, right after, takes this one (no second query).
+        request.__dict__["_tf_checked_object"] = (self.model, unquote(object_id), obj)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        checked = request.__dict__.pop("_tf_checked_object", None)
+        if checked is not None and from_field is None and checked[:2] == (self.model, object_id):
+            return checked[2]
+        return super().get_object(request, object_id, from_field)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

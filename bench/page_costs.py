@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20, help="requests per scenario")
     parser.add_argument("--only", default="")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
+    parser.add_argument("--top", type=int, default=35, help="functions to print")
     args = parser.parse_args()
     # DEBUG is off, so templates need the hashed static files' manifest, as the server does.
     subprocess.run(
@@ -99,7 +101,7 @@ def main() -> None:
         )
         if profiler:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(out.getvalue())
 
 

@@ -103,7 +103,11 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     user = _user(request)
     ticket = get_object_or_404(
         access.visible_tickets(user).select_related(
-            "ticket_type", "workflow_instance", "workflow_instance__current_task", "created_by"
+            "ticket_type",
+            "workflow_instance",
+            "workflow_instance__current_task",
+            "workflow_instance__workflow",  # the diagram's version (its rows cached per process)
+            "created_by",
         ),
         pk=ticket_id,
     )

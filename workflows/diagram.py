@@ -18,9 +18,28 @@ WIDTH, GAP_X, GAP_Y, MARGIN = 210, 50, 70, 20
 LABEL_CHARS = 34
 
 
+# A published snapshot never changes (workflows.versions): a process keeps its spec, keyed
+# by id and creation time (an id alone comes back after a rolled-back transaction on SQLite).
+_SPECS: dict[tuple[int, Any], dict[str, Any]] = {}
+_SPECS_MAX = 512
+
+
 def workflow_spec(workflow: WorkflowDefinition) -> dict[str, Any]:
     """Tasks and transitions of a workflow row (a draft or a published snapshot) in the
-    bundle's shape; two queries."""
+    bundle's shape; two queries, none for a snapshot this process has drawn. Callers
+    must not change the returned dict."""
+    if not workflow.is_snapshot:
+        return _read_spec(workflow)
+    key = (workflow.pk, workflow.created_at)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_MAX:
+            _SPECS.clear()
+        spec = _SPECS[key] = _read_spec(workflow)
+    return spec
+
+
+def _read_spec(workflow: WorkflowDefinition) -> dict[str, Any]:
     tasks = list(TaskDefinition.all_objects.filter(workflow=workflow).order_by("id"))
     keys = {t.pk: t.key for t in tasks}
     return {

@@ -169,7 +169,7 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
             workflow_instance=OuterRef("workflow_instance"), status__in=OPEN_TASK_STATUSES
         ).order_by("-created_at", "-id")
         name = Concat("assigned_to__first_name", Value(" "), "assigned_to__last_name")
-        return (
+        qs = (
             super()
             .get_queryset(request)
             .annotate(
@@ -177,6 +177,12 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
                 open_assignee_email=Subquery(open_task.values("assigned_to__email")[:1]),
             )
         )
+        match = request.resolver_match
+        if match is not None and (match.url_name or "").endswith("_change"):
+            # The ticket page shows its type, submitter and running version: one query,
+            # not one lazy load each.
+            qs = qs.select_related("ticket_type", "created_by", "workflow_instance__workflow")
+        return qs
 
     @admin.display(description="Assignee")
     def assignee(self, obj: Ticket) -> str:
@@ -193,9 +199,21 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
         task = obj.workflow_instance.current_task
         return task.title if task else "—"
 
+    @staticmethod
+    def _tasks(obj: Ticket) -> list[TaskInstance]:
+        """The ticket's tasks in order, read once for the page (table and diagram)."""
+        if "_tf_tasks" not in obj.__dict__:
+            obj.__dict__["_tf_tasks"] = list(
+                obj.workflow_instance.tasks.select_related("task_definition", "assigned_to").order_by(
+                    "created_at", "id"
+                )
+            )
+        tasks: list[TaskInstance] = obj.__dict__["_tf_tasks"]
+        return tasks
+
     @admin.display(description="Tasks")
     def tasks_table(self, obj: Ticket) -> str:
-        tasks = obj.workflow_instance.tasks.select_related("task_definition", "assigned_to").order_by("id")
+        tasks = self._tasks(obj)
         return html_table(
             ["Step", "Status", "Assignee", "Created"],
             (
@@ -222,10 +240,7 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
 
     @admin.display(description="Workflow (path taken, current step outlined)")
     def diagram(self, obj: Ticket) -> str:
-        tasks = list(
-            obj.workflow_instance.tasks.select_related("task_definition").order_by("created_at", "id")
-        )
-        return diagrams.ticket_diagram(obj, tasks, simple=False)
+        return diagrams.ticket_diagram(obj, self._tasks(obj), simple=False)
 
     @admin.display(description="Routing decisions (latest first)")
     def routing_table(self, obj: Ticket) -> str:
