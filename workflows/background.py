@@ -104,7 +104,7 @@ def _retrying_db_errors[T](step: Callable[[], T]) -> T:
 
 
 def _claim_action(task_id: int) -> _Claim | None:
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task_id, statuses=(TaskStatus.OPEN,))
         if locked is None:
             return None
@@ -160,7 +160,7 @@ def _still_ours(claim: _Claim) -> tuple[WorkflowInstance, TaskInstance] | None:
 
 
 def _action_failed(claim: _Claim, message: str, *, transient: bool, trace: str) -> None:
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         held = _still_ours(claim)
         if held is None:
             return
@@ -195,7 +195,7 @@ def _fail_task(instance: WorkflowInstance, task: TaskInstance, message: str, *, 
 
 
 def _action_succeeded(claim: _Claim, response: actions.ActionResponse) -> None:
-    with transaction.atomic(), assignment.tracked_loads():
+    with transaction.atomic(), assignment.tracked_loads(), engine.batched():
         held = _still_ours(claim)
         if held is None:
             return
@@ -268,7 +268,7 @@ def authenticate_callback(*, task_uuid: UUID, token: str) -> CallbackCaller | No
 
 def accept_callback(*, caller: CallbackCaller, token: str, payload: dict[str, Any]) -> CallbackOutcome:
     """The external system's answer to an ASYNC_ACTION (`payload`: checked JSON)."""
-    with company_scope(caller.company_id), transaction.atomic(), assignment.tracked_loads():
+    with company_scope(caller.company_id), transaction.atomic(), assignment.tracked_loads(), engine.batched():
         instance, task = engine.lock_task(caller.task_id)
         # Again on the locked row: a retry may have issued a new token meanwhile.
         if not task.callback_token_hash or not hmac.compare_digest(
@@ -327,7 +327,7 @@ def sweep(*, now: Any = None) -> SweepReport:
 
 
 def _sweep_one(task_id: int, company_id: int, now: Any, report: SweepReport) -> None:
-    with company_scope(company_id), transaction.atomic(), assignment.tracked_loads():
+    with company_scope(company_id), transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task_id, statuses=_OVERDUE_STATUSES)
         if locked is None:
             return
