@@ -4,7 +4,9 @@ import json
 import time
 from typing import Any
 
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from project.testing import LoopbackServer, json_reply, make_workflow
 from workflows import background, services
@@ -48,6 +50,21 @@ class SyncActionTests(EngineTestCase):
         raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         expected = "sha256=" + hmac.new(self.company.action_secret.encode(), raw, hashlib.sha256).hexdigest()
         self.assertEqual(headers[SIGNATURE_HEADER], expected)
+
+    def test_an_action_step_writes_its_events_together(self) -> None:
+        # The step that records the answer, routes and enters the next task (completed,
+        # routed, task_created, assigned) looks the ticket up once and writes one INSERT.
+        self.server.handler = lambda body, headers: json_reply(200, {"ok": True})
+        ticket = self.submit(self.workflow(), {"title": "Laptop"})
+        with CaptureQueriesContext(connection) as ctx:
+            self.drain()
+        self.assertEqual(self.keys(ticket), ["call", "after"])
+        sql = [q["sql"] for q in ctx.captured_queries]
+        lookups = [q for q in sql if q.startswith('SELECT "tickets_ticket"."id"')]
+        inserts = [q for q in sql if q.startswith('INSERT INTO "tickets_timelineevent"')]
+        self.assertEqual((len(lookups), len(inserts)), (2, 2), "claim step, then answer step")
+        kinds = list(ticket.timeline.order_by("created_at", "id").values_list("kind", flat=True))
+        self.assertEqual(kinds[-4:], ["task_completed", "routed", "task_created", "assigned"])
 
     def test_4xx_fails_at_once(self) -> None:
         self.server.handler = lambda body, headers: json_reply(400, {"error": "bad"})
