@@ -235,6 +235,22 @@ def build_server() -> MCPServer:
         """Complete a form task; `output` must match its output_schema. Scope tasks:write."""
         return await run(ctx, ops.complete_task, task_id, strictjson.check(output))
 
+    @server.tool()
+    async def list_errors(
+        ctx: Context, status: str | None = None, cursor: str | None = None, limit: int = ops.DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """The company's ticket errors, newest first, filtered by status (NEW, REVIEWED,
+        RESOLVED); ticket admins only. Scope tickets:read."""
+        if status is not None and status not in ("NEW", "REVIEWED", "RESOLVED"):
+            raise ToolError("400 status is one of NEW, REVIEWED, RESOLVED.")
+        return await run(ctx, ops.list_errors, status=status, cursor=cursor, limit=limit)
+
+    @server.tool()
+    async def retry_error(error_id: int, ctx: Context) -> dict[str, Any]:
+        """Retry the failed step of the error's ticket (after fixing its cause); ticket
+        admins only. Returns the ticket. Scope tickets:write."""
+        return await run(ctx, ops.retry_error, error_id)
+
     return server
 
 

@@ -27,7 +27,7 @@ from api.tests.live import LiveAsgiServer
 from project.testing import make_company, make_ticket_type, make_user, make_workflow
 from tickets.models import FileUpload, Ticket
 from tickets.services import storage_path
-from workflows.models import TaskStatus
+from workflows.models import TaskDefinition, TaskStatus
 
 BUNDLE = json.loads((Path(settings.BASE_DIR) / "fixtures/bundles/it-support.json").read_text())
 # The same bundle with its second step ("fix") in the queue of the company role "it".
@@ -172,7 +172,9 @@ class McpLiveTests(TransactionTestCase):
                     "list_my_tasks",
                     "list_ticket_types",
                     "list_tickets",
+                    "list_errors",
                     "release_task",
+                    "retry_error",
                     "submit_ticket",
                     "validate_bundle",
                 ]
@@ -322,6 +324,55 @@ class McpLiveTests(TransactionTestCase):
         with scopes_disabled():
             self.assertEqual(Ticket.objects.count(), 1)
             self.assertEqual(FileUpload.objects.count(), 1)
+
+    def test_errors_and_retry(self) -> None:
+        """A ticket whose workflow cannot start: a ticket admin's assistant lists the error,
+        retries it once the definition is fixed; a worker and another company cannot."""
+        admin = make_user(self.company, SystemRole.TICKET_ADMIN, SystemRole.USER)
+        _, admin_key = make_key(admin)
+        _, worker_key = make_key(make_user(self.company, SystemRole.TASK_WORKER))
+        _, stranger_key = make_key(make_user(make_company("Other"), *SystemRole.values))
+        with scopes_disabled():
+            broken = make_workflow(self.company, [], key="no-start")
+            tt = make_ticket_type(self.company, broken)
+
+        async def before_fix() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            async with self.mcp_client(admin_key) as client:
+                ticket = structured(
+                    await client.call_tool("submit_ticket", {"type": tt.key, "data": {"title": "x"}})
+                )
+                out["ticket"] = ticket
+                out["errors"] = structured(await client.call_tool("list_errors", {"status": "NEW"}))["items"]
+                out["bad_status"] = await client.call_tool("list_errors", {"status": "BOGUS"})
+            error_id = out["errors"][0]["id"]
+            async with self.mcp_client(worker_key) as client:
+                out["worker"] = await client.call_tool("retry_error", {"error_id": error_id})
+            async with self.mcp_client(stranger_key) as client:
+                out["stranger"] = await client.call_tool("retry_error", {"error_id": error_id})
+                out["stranger_list"] = structured(await client.call_tool("list_errors", {}))["items"]
+            return out
+
+        out = asyncio.run(before_fix())
+        self.assertEqual(
+            [(e["ticket_id"], e["type"]) for e in out["errors"]], [(out["ticket"]["id"], "WORKFLOW_CREATION")]
+        )
+        self.assertEqual(error_status(out["bad_status"]), 400)
+        self.assertEqual(error_status(out["worker"]), 403)
+        self.assertEqual(error_status(out["stranger"]), 404)
+        self.assertEqual(out["stranger_list"], [])
+        with scopes_disabled():  # fix the definition, as a workflow creator would
+            broken.start_task = TaskDefinition.objects.create(
+                company=self.company, workflow=broken, key="go", title="Go"
+            )
+            broken.save()
+
+        async def after_fix() -> Any:
+            async with self.mcp_client(admin_key) as client:
+                return structured(await client.call_tool("retry_error", {"error_id": out["errors"][0]["id"]}))
+
+        retried = asyncio.run(after_fix())
+        self.assertEqual((retried["status"], retried["current_step"]["key"]), ("IN_PROGRESS", "go"))
 
 
 def _answer_for(schema: dict[str, Any]) -> dict[str, Any]:
