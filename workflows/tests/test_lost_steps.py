@@ -4,12 +4,15 @@ by the sweeper; a user never gets a 500 for a ticket that was stored."""
 
 import json
 from datetime import timedelta
+from io import StringIO
 from unittest import skipUnless
 
 import psycopg
+from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.test import TransactionTestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks_db.models import DBTaskResult
 
@@ -173,6 +176,27 @@ class LostJobTests(TransactionTestCase):
         connection.close()
         with scopes_disabled():
             self.assertEqual(Ticket.objects.count(), 0)
+
+    def test_an_action_whose_job_still_waits_in_the_queue_is_not_queued_again(self) -> None:
+        """Found by bench/load.py: with a backlog longer than ACTIONS_REQUEUE_AFTER_SECONDS
+        the sweeper queued every waiting action again on each pass (273 to 433 a pass),
+        which only lengthened the backlog and wrote a 'queued again' line per pass on
+        every ticket. A job still waiting is not lost."""
+        with company_scope(self.company):
+            submit_ticket(user=self.submitter, ticket_type=self.tt, data={})
+        self.assertEqual(DBTaskResult.objects.ready().count(), 1)
+        with scopes_disabled():  # its deadline passes while the job waits behind others
+            TaskInstance.objects.update(deadline_at=timezone.now() - timedelta(seconds=1))
+        call_command("sweep_workflows", stdout=StringIO())
+        self.assertEqual(DBTaskResult.objects.count(), 1)
+        deadline = self.task().deadline_at
+        assert deadline is not None
+        self.assertGreater(deadline, timezone.now())  # looked at again later
+        with scopes_disabled():
+            self.assertFalse(Ticket.objects.get().timeline.filter(kind="action_requeued").exists())
+        self.assertEqual(run_queued_tasks(), 1)
+        self.assertEqual(self.task().status, TaskStatus.COMPLETED)
+        self.assertEqual(len(self.server.requests), 1)
 
     def test_claim_failing_on_a_database_error_leaves_the_task_open_and_the_sweeper_queues_it(self) -> None:
         with company_scope(self.company):
