@@ -11,7 +11,8 @@ It starts the server it measures (gunicorn 2 workers x 8 threads, DEBUG off, two
 named by DATABASE_URL (migrated, then a bench company is added), and stops them at the
 end. The workflow: form `triage` (assigned to 4 workers) -> SYNC action -> ASYNC action
 (its callback comes from this script 0.2 s later) -> done. Actions call this script's
-own loopback server, which records every call by idempotency key."""
+own loopback server, which records every call by idempotency key. Exits 1 if a check
+fails (5xx, deadlocks, an action called twice, a submission lost or without a task)."""
 
 import argparse
 import json
@@ -481,7 +482,15 @@ def main() -> None:
         "submissions": outcome,
         "processes_alive_at_end": alive,
     }
+    summary["checks"] = {
+        "0 responses 5xx": not any(status >= 500 for status in summary["status"]),
+        "0 deadlocks": summary["deadlocks_in_logs"] == 0 and summary["deadlocks_in_postgres"] == 0,
+        "no action called twice": summary["actions_called_twice"] == 0,
+        "every submission progressed": outcome["missing"] == 0 and outcome["without a task"] == 0,
+        "processes running": all(alive.values()),
+    }
     print(json.dumps(summary, indent=2))
+    sys.exit(0 if all(summary["checks"].values()) else 1)
 
 
 if __name__ == "__main__":

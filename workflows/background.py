@@ -11,7 +11,7 @@ import hmac
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -297,17 +297,19 @@ class SweepReport:
     expired: int = 0
     recovered: int = 0
     requeued: int = 0
+    still_queued: int = 0
 
 
 _OVERDUE_STATUSES = (TaskStatus.OPEN, TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
 
 
-def sweep(*, now: Any = None) -> SweepReport:
+def sweep(*, now: Any = None, waiting: Collection[int] = ()) -> SweepReport:
     """Finds, by their deadline: callbacks missing (-> error), action tasks stuck
     IN_PROGRESS by a crashed worker (-> queued again, or error when out of attempts),
     and OPEN action tasks no worker claimed (-> queued again; the job was lost between
     database and queue, or failed before its claim). Claims are compare-and-set, so a
-    duplicate job is harmless."""
+    duplicate job is harmless. `waiting`: tasks whose job is known to wait in the queue
+    (a backlog, not a loss): their deadline moves on instead."""
     now = now or timezone.now()
     report = SweepReport()
     with scopes_disabled():
@@ -318,7 +320,7 @@ def sweep(*, now: Any = None) -> SweepReport:
         )
     for task_id, company_id in overdue:
         try:
-            _sweep_one(task_id, company_id, now, report)
+            _sweep_one(task_id, company_id, now, report, task_id in waiting)
         except OperationalError as exc:  # a deadlock or serialization failure: next pass
             if not connection.is_usable():
                 raise
@@ -326,7 +328,7 @@ def sweep(*, now: Any = None) -> SweepReport:
     return report
 
 
-def _sweep_one(task_id: int, company_id: int, now: Any, report: SweepReport) -> None:
+def _sweep_one(task_id: int, company_id: int, now: Any, report: SweepReport, waiting: bool) -> None:
     with company_scope(company_id), transaction.atomic(), assignment.tracked_loads(), engine.batched():
         locked = engine.lock_task(task_id, statuses=_OVERDUE_STATUSES)
         if locked is None:
@@ -338,6 +340,11 @@ def _sweep_one(task_id: int, company_id: int, now: Any, report: SweepReport) -> 
             if instance.status != WorkflowStatus.IN_PROGRESS or not task.task_definition.is_action:
                 task.deadline_at = None  # held: resume or retry asks for it again
                 task.save(update_fields=["deadline_at", "updated_at"])
+                return
+            if waiting:
+                task.deadline_at = now + timedelta(seconds=settings.ACTIONS_REQUEUE_AFTER_SECONDS)
+                task.save(update_fields=["deadline_at", "updated_at"])
+                report.still_queued += 1
                 return
             engine.emit(instance, "action_requeued", "Action not picked up in time; queued again.", task=task)
             engine.request_action(task)

@@ -83,6 +83,18 @@ def queue_with_the_step(enqueue: Callable[[], object], *, failure: str, log: log
         log.exception(failure)
 
 
+def waiting_action_task_ids() -> set[int]:
+    """Task ids whose job still waits in the database queue (READY): not lost, so the
+    sweeper leaves them alone. Other queues cannot be asked cheaply; there the sweeper
+    re-queues, which is harmless (claims compare-and-set), only wasted work."""
+    if not isinstance(run_action_task.get_backend(), DatabaseBackend):
+        return set()
+    jobs = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=run_action_task.module_path
+    ).values_list("args_kwargs", flat=True)
+    return {int(job["args"][0]) for job in jobs if job.get("args")}
+
+
 class WorkerLost(Exception):
     """Recorded on a job whose worker stopped before writing its result."""
 

@@ -7,7 +7,7 @@ from django.db import Error as DatabaseError
 from workflows.background import sweep
 from workflows.resilience import Backoff
 from workflows.signals import swept
-from workflows.tasks import prune_finished_jobs, reclaim_lost_jobs
+from workflows.tasks import prune_finished_jobs, reclaim_lost_jobs, waiting_action_task_ids
 
 PRUNE_EVERY_SECONDS = 3600
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         pruned_at = 0.0
         while True:
             try:
-                report = sweep()
+                report = sweep(waiting=waiting_action_task_ids())
                 reclaimed = reclaim_lost_jobs()
                 upkeep = [str(r) for _, r in swept.send(sender=self.__class__) if r]
                 # The finished-job delete scans the job table, so once an hour is enough.
@@ -52,7 +52,8 @@ class Command(BaseCommand):
                     " ".join(
                         [
                             f"expired={report.expired} recovered={report.recovered} "
-                            f"requeued={report.requeued} reclaimed_jobs={reclaimed}",
+                            f"requeued={report.requeued} still_queued={report.still_queued} "
+                            f"reclaimed_jobs={reclaimed}",
                             *upkeep,
                         ]
                     )
