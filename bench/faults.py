@@ -4,6 +4,7 @@ database connection of the app is cut each second (`pg_terminate_backend`); then
 after the sweeper's passes, checks that no accepted submission was lost, no action is
 stuck, and the worker and the sweeper still run. Exits 1 if any check fails.
 
+    dropdb tf_bench; createdb tf_bench   # a fresh database: no earlier run's backlog
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tf_bench \\
         .venv/bin/python bench/faults.py --requests 200 --kills 5
 

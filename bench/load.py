@@ -3,6 +3,7 @@ running server: ticket submits, ticket and task lists, form completions, and the
 callbacks of an asynchronous action. Then it checks that every accepted submission
 exists and progressed, that no action was called twice, and counts deadlocks.
 
+    dropdb tf_bench; createdb tf_bench   # a fresh database: no earlier run's backlog
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tf_bench \\
         .venv/bin/python bench/load.py --clients 16 --seconds 300
 
@@ -59,7 +60,13 @@ from django.db import connection  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
 from accounts.roles import SystemRole  # noqa: E402
-from project.testing import make_company, make_ticket_type, make_user, make_workflow  # noqa: E402
+from project.testing import (  # noqa: E402
+    SmtpServer,
+    make_company,
+    make_ticket_type,
+    make_user,
+    make_workflow,
+)
 from tickets.models import Ticket  # noqa: E402
 from workflows.models import TaskInstance, TaskType  # noqa: E402
 
@@ -326,9 +333,24 @@ class Cluster:
         return sum(p.read_text(errors="replace").count(pattern) for p in self.logs.glob("*.log"))
 
 
+_smtp: SmtpServer | None = None
+
+
+def smtp_port() -> int:
+    """A real SMTP server on loopback that accepts every notice email (the app sends
+    them through the queue; without a server each one fails and is retried)."""
+    global _smtp
+    if _smtp is None:
+        _smtp = SmtpServer().start()
+    return _smtp.port
+
+
 def server_env(port: int) -> dict[str, str]:
     return {
         **os.environ,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port()),
+        "EMAIL_USE_TLS": "false",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",

@@ -47,7 +47,8 @@ class Command(BaseCommand):
                 continue
             backoff.reset()
             done += 1
-            if report.expired or report.recovered or report.requeued or reclaimed or upkeep or not loop:
+            moved = report.expired or report.recovered or report.requeued or report.still_queued
+            if moved or reclaimed or upkeep or not loop:
                 self.stdout.write(
                     " ".join(
                         [
