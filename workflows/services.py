@@ -268,6 +268,8 @@ def claim(*, task: TaskInstance, actor: User, permitted: TaskRule) -> None:
         instance, current = locked
         if not permitted(actor, current):
             raise PermissionDenied("Only members of the task's queue role may claim it.")
+        if current.assigned_to_id == actor.pk:
+            raise StateConflict("You have already claimed this task.")
         if current.assigned_to_id is not None:
             raise StateConflict("Someone else has already claimed this task.")
         if instance.status != WorkflowStatus.IN_PROGRESS:

@@ -115,8 +115,11 @@ class QueueTests(RuleTestCase):
         task.refresh_from_db()
         self.assertEqual(task.assigned_to, self.b)
         self.assertEqual(list(access.claimable_tasks(self.a)), [])
-        with self.assertRaises(services.StateConflict):
+        with self.assertRaisesMessage(services.StateConflict, "Someone else has already claimed"):
             services.claim(task=task, actor=self.a, permitted=access.may_claim_task)
+        # A second claim by the holder (a double click, a retried API call) says so.
+        with self.assertRaisesMessage(services.StateConflict, "You have already claimed this task."):
+            services.claim(task=task, actor=self.b, permitted=access.may_claim_task)
         self.assertTrue(ticket.timeline.filter(kind="claimed", actor=self.b).exists())
         self.counters_match()
         services.complete_form_task(task=task, output={}, actor=self.b, permitted=access.may_complete_task)
