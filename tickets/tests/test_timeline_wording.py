@@ -32,6 +32,24 @@ class TimelineWordingTests(PagesTestCase):
         self.assertNotIn("0 minutes", page)
         self.assertEqual(page.count(f"— {self.worker}"), 1)
 
+    def test_engine_records_no_person_on_its_own_steps(self) -> None:
+        # At the source, not only in the template: the admin's event list, exports and
+        # the API read the actor column.
+        ticket = self.new_ticket()
+        with scopes_disabled():
+            task = ticket.workflow_instance.tasks.get()
+        self.client.force_login(self.worker)
+        self.client.post(reverse("task_detail", args=[task.pk]), {"data": json.dumps({"answer": "done it"})})
+        with scopes_disabled():
+            actors = {
+                e.kind: e.actor_id for e in TimelineEvent.objects.filter(ticket=ticket).exclude(kind="comment")
+            }
+        self.assertEqual(actors.pop("started"), self.submitter.pk)
+        self.assertEqual(actors.pop("task_completed"), self.worker.pk)
+        self.assertIn("task_created", actors)
+        self.assertTrue({"routed", "completed"} & set(actors), actors)
+        self.assertEqual(set(actors.values()), {None}, actors)
+
 
 class AgoTests(SimpleTestCase):
     def test_ago(self) -> None:
