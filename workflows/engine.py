@@ -161,7 +161,6 @@ def hold_with_error(
     message: str,
     *,
     task: TaskInstance | None = None,
-    actor: User | None = None,
     stack_trace: str = "",
 ) -> None:
     set_status(instance, WorkflowStatus.ON_HOLD, hold_reason=HoldReason.ERROR)
@@ -170,7 +169,6 @@ def hold_with_error(
         "error",
         message,
         task=task,
-        actor=actor,
         error_type=error_type,
         stack_trace=stack_trace or "".join(traceback.format_stack(limit=12)),
     )
@@ -186,10 +184,12 @@ def mark_entered(instance: WorkflowInstance) -> None:
 
 
 def enter_task(
-    instance: WorkflowInstance, task_def: TaskDefinition, *, actor: User | None, creation: bool
+    instance: WorkflowInstance, task_def: TaskDefinition, *, creation: bool
 ) -> TaskInstance | None:
     """Creates the instance of `task_def`, assigns or enqueues it. On failure the
-    workflow goes on hold with an error and None is returned."""
+    workflow goes on hold with an error and None is returned. The engine's own events
+    (step started, routed, assigned, errors, workflow completed) have no actor, even
+    when a person's request runs them: the timeline credits them to TicketFlower."""
     error_type = ErrorType.WORKFLOW_CREATION if creation else ErrorType.TASK_CREATION
     entered = instance.__dict__.pop(_ENTERED, None) == task_def.pk and not task_def.is_action
     if task_def.is_action:
@@ -201,7 +201,6 @@ def enter_task(
                 f"Stopped: more than {settings.WORKFLOW_MAX_AUTOMATED_STEPS} automated steps "
                 f"in a row without a human task (last: {task_def.key}). Check the workflow "
                 "for a loop between actions.",
-                actor=actor,
             )
             return None
     else:
@@ -216,7 +215,6 @@ def enter_task(
             instance,
             error_type,
             f"Input transform of task '{task_def.key}' failed: {exc}",
-            actor=actor,
             stack_trace=traceback.format_exc(),
         )
         return None
@@ -235,7 +233,7 @@ def enter_task(
     # A form task is inserted already assigned (one write, not insert then update).
     decision = None if task_def.is_action else assignment.assign(task)
     task.save(force_insert=True)
-    emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task, actor=actor)
+    emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task)
     if decision is None:
         request_action(task)
     else:
@@ -294,21 +292,21 @@ def complete(
         data={"output": output},
     )
     if instance.status == WorkflowStatus.IN_PROGRESS:
-        advance(instance, task, actor=actor)
+        advance(instance, task)
     else:  # an action's answer arrived while the ticket was held: route on resume
         emit(instance, "routing_deferred", "Routing waits until the ticket is resumed.", task=task)
     if instance.__dict__.get(_UNSAVED):
         save_instance(instance)
 
 
-def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User | None) -> None:
+def advance(instance: WorkflowInstance, finished: TaskInstance) -> None:
     """Routes from a finished task (conditions by priority, then the default) and records the decision."""
     transitions = routes_from(finished.task_definition)
     if not transitions:
         instance.status = WorkflowStatus.COMPLETED
         instance.current_task = None
         save_instance(instance, "status", "current_task")
-        emit(instance, "completed", "Workflow completed.", task=finished, actor=actor)
+        emit(instance, "completed", "Workflow completed.", task=finished)
         return
     ctx = context(instance, output=finished.output_data)
     candidates: list[dict[str, Any]] = []
@@ -326,10 +324,9 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
                 f"Condition of transition {finished.task_definition.key} → "
                 f"{transition.to_task.key} failed: {exc}",
                 task=finished,
-                actor=actor,
                 stack_trace=traceback.format_exc(),
             )
-            _record_route(instance, finished, candidates, None, actor)
+            _record_route(instance, finished, candidates, None)
             return
         candidates.append(_candidate(transition, value=value))
         if is_truthy(value):
@@ -339,17 +336,16 @@ def advance(instance: WorkflowInstance, finished: TaskInstance, *, actor: User |
         winner = next((t for t in transitions if not t.condition), None)
         if winner is not None:
             candidates.append(_candidate(winner, value=None))
-    _record_route(instance, finished, candidates, winner, actor)
+    _record_route(instance, finished, candidates, winner)
     if winner is None:
         hold_with_error(
             instance,
             ErrorType.WORKFLOW_TRANSITION,
             f"No transition from '{finished.task_definition.key}' matched and there is no default path.",
             task=finished,
-            actor=actor,
         )
         return
-    enter_task(instance, winner.to_task, actor=actor, creation=False)
+    enter_task(instance, winner.to_task, creation=False)
 
 
 # A snapshot's transitions never change (workflows.versions), so a process keeps them,
@@ -395,7 +391,6 @@ def _record_route(
     finished: TaskInstance,
     candidates: list[dict[str, Any]],
     winner: Transition | None,
-    actor: User | None,
 ) -> None:
     message = (
         f"Routed from '{finished.task_definition.key}' to '{winner.to_task.key}'."
@@ -407,7 +402,6 @@ def _record_route(
         "routed",
         message,
         task=finished,
-        actor=actor,
         data={"candidates": candidates, "winner": winner.to_task.key if winner else None},
     )
 

@@ -90,12 +90,11 @@ def start_instance(
                 instance,
                 ErrorType.WORKFLOW_CREATION,
                 f"Workflow '{workflow.key}' has no start task.",
-                actor=actor,
             )
             return None
         engine.emit(instance, "started", f"Workflow '{workflow.title}' started.", actor=actor)
         assert workflow.start_task is not None
-        return engine.enter_task(instance, workflow.start_task, actor=actor, creation=True)
+        return engine.enter_task(instance, workflow.start_task, creation=True)
 
 
 # --- human completion ----------------------------------------------------------------
@@ -160,7 +159,7 @@ def retry(*, instance: WorkflowInstance, actor: User) -> None:
             last.save(update_fields=["status", "attempts", "callback_token_hash", "updated_at"])
             engine.request_action(last)
         elif last.status == TaskStatus.COMPLETED:
-            engine.advance(instance, last, actor=actor)
+            engine.advance(instance, last)
         elif last.status == TaskStatus.OPEN and last.task_definition.is_action:
             engine.request_action(last)
 
@@ -223,7 +222,7 @@ def resume(*, instance: WorkflowInstance, actor: User) -> None:
         engine.emit(instance, "resumed", "Resumed.", actor=actor)
         last = instance.tasks.select_related("task_definition").order_by("-created_at", "-id").first()
         if last is not None and last.status == TaskStatus.COMPLETED:
-            engine.advance(instance, last, actor=actor)
+            engine.advance(instance, last)
             return
         for task in instance.tasks.filter(status=TaskStatus.OPEN).exclude(
             task_definition__task_type=TaskType.FORM
