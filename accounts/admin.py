@@ -4,7 +4,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
@@ -40,7 +42,10 @@ class UserAdminForm(forms.ModelForm):
             groups.label_from_instance = lambda g: f"{role_label(g.name)}: {ROLE_HELP.get(g.name, '')}"  # type: ignore[attr-defined]
             groups.widget = UnfoldAdminCheckboxSelectMultipleWidget(choices=groups.choices)  # type: ignore[attr-defined]
             groups.help_text = "Tick every role this person needs."
-        self.fields["company_roles"].queryset = CompanyRole.objects.all()  # type: ignore[attr-defined]
+        roles = self.fields["company_roles"]
+        roles.queryset = CompanyRole.objects.all()  # type: ignore[attr-defined]
+        roles.label_from_instance = lambda r: f"{r.name}: {r.description}" if r.description else r.name  # type: ignore[attr-defined]
+        roles.help_text = "Company roles route work: queues and least-loaded rules name them."
         if not self.instance.pk:
             self.fields["email"].help_text = "They receive an email with a link to choose their password."
 
@@ -49,6 +54,28 @@ class UserAdminForm(forms.ModelForm):
         if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("Another account already uses this email address.")
         return email
+
+
+class RoleFilter(admin.SimpleListFilter):
+    """System roles by their human names, each with what it does (not group names)."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            (
+                str(role.value),
+                format_html('{}<br><small class="opacity-70">{}</small>', role.label, ROLE_HELP[role]),
+            )
+            for role in SystemRole
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value in SystemRole.values:
+            return queryset.filter(groups__name=value)
+        return queryset
 
 
 def _people_autocomplete(request: HttpRequest) -> bool:
@@ -63,7 +90,7 @@ def _people_autocomplete(request: HttpRequest) -> bool:
 class UserAdmin(CompanyAdmin):
     form = UserAdminForm
     list_display = ["email", "full_name", "is_active", "is_available", "roles_display", "joined"]
-    list_filter = ["is_active", "is_available", "groups"]
+    list_filter = ["is_active", "is_available", RoleFilter]
     search_fields = ["email", "first_name", "last_name"]
     filter_horizontal = ["company_roles"]
     ordering = ["email"]
