@@ -61,6 +61,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
         load=_task_list_columns,
     )
     claimable = list(access.claimable_tasks(user)[: CLAIMABLE_LIMIT + 1])
+    # The queues the person may claim from, so an empty Claimable list can name them.
+    queues = (
+        list(user.company_roles.order_by("name").values_list("name", flat=True)) if user.company_id else []
+    )
     return render(
         request,
         "workflows/task_list.html",
@@ -69,6 +73,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
             "claimable": claimable[:CLAIMABLE_LIMIT],
             "claimable_more": len(claimable) > CLAIMABLE_LIMIT,
             "is_worker": access.may_work_tasks(user),
+            "queues": queues,
         },
     )
 

@@ -42,7 +42,8 @@ class TimelineWordingTests(PagesTestCase):
         self.client.post(reverse("task_detail", args=[task.pk]), {"data": json.dumps({"answer": "done it"})})
         with scopes_disabled():
             actors = {
-                e.kind: e.actor_id for e in TimelineEvent.objects.filter(ticket=ticket).exclude(kind="comment")
+                e.kind: e.actor_id
+                for e in TimelineEvent.objects.filter(ticket=ticket).exclude(kind="comment")
             }
         self.assertEqual(actors.pop("started"), self.submitter.pk)
         self.assertEqual(actors.pop("task_completed"), self.worker.pk)
