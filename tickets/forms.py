@@ -7,7 +7,7 @@ from django.forms.fields import InvalidJSONInput
 from django_jsonform.forms.fields import JSONFormField
 
 from workflows import jsonsafe
-from workflows.schemas import fill_form_schema, unfill_form_schema
+from workflows.schemas import EditorInvalid
 
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
 
@@ -44,10 +44,16 @@ class SchemaField(JSONFormField):
     (django-jsonform's own validator treats every property as required)."""
 
     def __init__(
-        self, *args: Any, prune_empty: bool = False, fill: Callable[[Any], Any] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        prune_empty: bool = False,
+        fill: Callable[[Any], Any] | None = None,
+        unfill: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         self.prune = prune_empty
-        self.fill = fill
+        self.fill = fill  # stored value -> what the widget shows
+        self.unfill = unfill  # what the widget posts -> stored value
         super().__init__(*args, **kwargs)
 
     def prepare_value(self, value: Any) -> Any:
@@ -79,8 +85,11 @@ class SchemaField(JSONFormField):
         cleaned = super().clean(value)
         if self.prune:
             cleaned = prune_empty(cleaned)
-        if self.fill is fill_form_schema:
-            cleaned = unfill_form_schema(cleaned)
+        if self.unfill is not None:
+            try:
+                cleaned = self.unfill(cleaned)
+            except EditorInvalid as exc:
+                raise forms.ValidationError(str(exc), code="invalid") from exc
         return cleaned
 
     def validate(self, value: Any) -> None:

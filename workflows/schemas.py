@@ -42,21 +42,73 @@ WORKFLOW_FIELDS_SCHEMA: dict[str, Any] = {
     },
 }
 
+
+class EditorInvalid(ValueError):
+    """What an editor's rows cannot become (a field without a key, a key twice)."""
+
+
+# The editors list named things (form fields, transform outputs) as rows whose name is
+# an input of the row. An object keyed by name would make the widget ask for each new
+# name in a native prompt() (blocking, unstyled, outside the page's form and its errors).
+
 # A transform maps output keys to JMESPath expressions.
 TRANSFORM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Transform (key -> JMESPath)",
-    "keys": {},  # django-jsonform needs it; keys are added with additionalProperties
-    "additionalProperties": {"type": "string", "minLength": 1},
+    "type": "array",
+    "title": "Transform",
+    "items": {
+        "type": "object",
+        "keys": {
+            "key": {"type": "string", "title": "Output key"},
+            "expression": {"type": "string", "title": "JMESPath expression"},
+        },
+    },
 }
 
+
+def fits_transform_editor(value: Any) -> bool:
+    return value in (None, {}) or (
+        isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    )
+
+
+def fill_transform(value: Any) -> list[dict[str, Any]]:
+    """{"who": "ticket.title"} -> [{"key": "who", "expression": "ticket.title"}]; rows
+    posted back (a form shown again with its errors) stay as they are."""
+    if isinstance(value, list):
+        return value
+    return [{"key": k, "expression": v} for k, v in (value or {}).items()]
+
+
+def unfill_transform(rows: Any) -> Any:
+    """The editor's rows back to the stored object (the inverse of `fill_transform`)."""
+    if not isinstance(rows, list):
+        return rows
+    out: dict[str, Any] = {}
+    for row in rows:
+        row = row if isinstance(row, dict) else {}
+        key = str(row.get("key") or "").strip()
+        if not key:
+            raise EditorInvalid("Each row needs an output key.")
+        if key in out:
+            raise EditorInvalid(f"Two rows have the output key '{key}'.")
+        if not str(row.get("expression") or "").strip():
+            raise EditorInvalid(f"The output key '{key}' needs an expression.")
+        out[key] = row["expression"]
+    return out
+
+
 # An editor for the JSON Schemas of forms (ticket fields, task input/output): the
-# subset the product's forms use. The widget needs every key present, so values are
-# filled in for display (`fill_form_schema`) and pruned again on save; a schema that
+# subset the product's forms use, one row per field with its key and a Required box.
+# The widget needs every key present, so values are filled in for display
+# (`fill_form_schema`) and pruned again on save (`unfill_form_schema`); a schema that
 # uses anything else is edited as JSON instead (`fits_form_schema_editor`).
 _PROPERTY_KEYS: dict[str, Any] = {  # key -> (editor schema, empty value)
     "type": (
-        {"type": "string", "choices": ["string", "number", "integer", "boolean", "array", "object"]},
+        {
+            "type": "string",
+            "choices": ["string", "number", "integer", "boolean", "array", "object"],
+            "default": "string",  # a new row is a text field unless changed
+        },
         "string",
     ),
     "title": ({"type": "string"}, ""),
@@ -69,22 +121,20 @@ _PROPERTY_KEYS: dict[str, Any] = {  # key -> (editor schema, empty value)
     "maximum": ({"type": "number"}, None),
     "widget": ({"type": "string", "choices": ["", "textarea"]}, ""),
 }
-_PROPERTY_EDITOR: dict[str, Any] = {
-    "type": "object",
-    "keys": {key: spec for key, (spec, _) in _PROPERTY_KEYS.items()},
+_ROW_KEYS: dict[str, Any] = {
+    "key": {
+        "type": "string",
+        "title": "Key",
+        "helpText": "The field's name in the data, e.g. laptop_model.",
+    },
+    "required": {"type": "boolean", "title": "Required"},
 }
 JSON_SCHEMA_EDITOR: dict[str, Any] = {
-    "type": "object",
-    "title": "Form schema",
-    "keys": {
-        "type": {"type": "string", "choices": ["object"], "default": "object"},
-        "properties": {
-            "type": "object",
-            "title": "Fields",
-            "keys": {},
-            "additionalProperties": _PROPERTY_EDITOR,
-        },
-        "required": {"type": "array", "title": "Required fields", "items": {"type": "string"}},
+    "type": "array",
+    "title": "Fields",
+    "items": {
+        "type": "object",
+        "keys": {**_ROW_KEYS, **{key: spec for key, (spec, _) in _PROPERTY_KEYS.items()}},
     },
 }
 
@@ -101,7 +151,7 @@ def fits_form_schema_editor(schema: Any) -> bool:
     required = schema.get("required", [])
     if not isinstance(properties, dict) or not isinstance(required, list):
         return False
-    if not all(isinstance(r, str) for r in required):
+    if not all(isinstance(r, str) and r in properties for r in required):
         return False
     for spec in properties.values():
         if not isinstance(spec, dict) or set(spec) - set(_PROPERTY_KEYS):
@@ -111,16 +161,24 @@ def fits_form_schema_editor(schema: Any) -> bool:
     return True
 
 
-def fill_form_schema(schema: Any) -> dict[str, Any]:
-    """`schema` with every key the editor shows (the widget fails on missing ones)."""
+def fill_form_schema(schema: Any) -> list[dict[str, Any]]:
+    """`schema` as the editor's rows, every key present (the widget fails on missing
+    ones); rows posted back (a form shown again with its errors) are only completed."""
+    if isinstance(schema, list):
+        return [_filled_row(row if isinstance(row, dict) else {}) for row in schema]
     schema = schema or {}
+    required = set(schema.get("required") or [])
+    return [
+        _filled_row({**spec, "key": name, "required": name in required})
+        for name, spec in (schema.get("properties") or {}).items()
+    ]
+
+
+def _filled_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "type": "object",
-        "properties": {
-            name: {key: spec.get(key, empty) for key, (_, empty) in _PROPERTY_KEYS.items()}
-            for name, spec in (schema.get("properties") or {}).items()
-        },
-        "required": list(schema.get("required") or []),
+        "key": row.get("key", ""),
+        "required": row.get("required") is True,
+        **{key: row.get(key, empty) for key, (_, empty) in _PROPERTY_KEYS.items()},
     }
 
 
@@ -164,17 +222,31 @@ def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dic
 
 
 def unfill_form_schema(schema: Any) -> Any:
-    """The inverse of `fill_form_schema` for a schema left empty: no fields and nothing
-    required is "no schema" ({}), not an empty object schema stored and exported."""
-    if (
-        isinstance(schema, dict)
-        and not schema.get("properties")
-        and not schema.get("required")
-        and set(schema) <= {"type", "properties", "required"}
-        and schema.get("type", "object") == "object"
-    ):
+    """The inverse of `fill_form_schema`: the editor's rows (empty values already
+    pruned) back to a JSON Schema. No rows is "no schema" ({}), not an empty object
+    schema stored and exported. Raises EditorInvalid for a row without a key or a key
+    used twice."""
+    if isinstance(schema, dict):  # posted as JSON: an empty object schema is still "no schema"
+        empty = not schema.get("properties") and not schema.get("required")
+        plain = set(schema) <= {"type", "properties", "required"} and schema.get("type", "object") == "object"
+        return {} if empty and plain else schema
+    if not isinstance(schema, list):
+        return schema
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for row in schema:
+        spec = dict(row) if isinstance(row, dict) else {}
+        key = str(spec.pop("key", "") or "").strip()
+        if not key:
+            raise EditorInvalid("Each field needs a key (its name in the data).")
+        if key in properties:
+            raise EditorInvalid(f"Two fields have the key '{key}'.")
+        if spec.pop("required", False) is True:
+            required.append(key)
+        properties[key] = spec
+    if not properties:
         return {}
-    return schema
+    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
 
 
 def field_path(json_path: str) -> str:

@@ -62,8 +62,23 @@ from workflows.schemas import (
     WORKFLOW_FIELDS_SCHEMA,
     fill_assign,
     fill_form_schema,
+    fill_transform,
     fits_form_schema_editor,
+    fits_transform_editor,
+    unfill_form_schema,
+    unfill_transform,
 )
+
+# Editors that show a stored value as rows: (stored -> rows, rows -> stored), and which
+# stored values they can show without loss (others are edited as JSON).
+_EDITOR_CODECS: dict[int, tuple[Any, Any]] = {
+    id(JSON_SCHEMA_EDITOR): (fill_form_schema, unfill_form_schema),
+    id(TRANSFORM_SCHEMA): (fill_transform, unfill_transform),
+}
+_EDITOR_FITS: dict[int, Any] = {
+    id(JSON_SCHEMA_EDITOR): fits_form_schema_editor,
+    id(TRANSFORM_SCHEMA): fits_transform_editor,
+}
 
 
 class CodeWidget(forms.Textarea):
@@ -93,14 +108,15 @@ class DefinitionFormMixin:
     ) -> Any:
         schema = self.jsonform_schemas.get(db_field.name)
         if schema is not None:
-            form_schema = schema is JSON_SCHEMA_EDITOR
+            fill, unfill = _EDITOR_CODECS.get(id(schema), (self.jsonform_fills.get(db_field.name), None))
             return SchemaField(
                 schema=schema,
                 required=False,
                 label=str(db_field.verbose_name).capitalize(),
                 help_text=db_field.help_text,
                 prune_empty=True,  # the widget adds "" / null for inputs left alone
-                fill=self.jsonform_fills.get(db_field.name) or (fill_form_schema if form_schema else None),
+                fill=fill,
+                unfill=unfill,
             )
         if db_field.name in self.code_fields:
             return forms.CharField(
@@ -112,16 +128,13 @@ class DefinitionFormMixin:
         form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
         for name, schema in self.jsonform_schemas.items():
             # A schema richer than the editor shows is edited as JSON, so nothing is lost.
-            if (
-                schema is JSON_SCHEMA_EDITOR
-                and obj is not None
-                and not fits_form_schema_editor(getattr(obj, name))
-            ):
+            fits = _EDITOR_FITS.get(id(schema))
+            if fits is not None and obj is not None and not fits(getattr(obj, name)):
                 form.base_fields[name] = forms.JSONField(
                     required=False,
                     widget=CodeWidget(),
                     label=name.replace("_", " ").capitalize(),
-                    help_text="Edited as JSON: this schema uses keywords the visual editor does not show.",
+                    help_text="Edited as JSON: it holds things the visual editor cannot show.",
                 )
         return form
 

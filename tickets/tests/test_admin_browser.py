@@ -119,3 +119,53 @@ class DefinitionEditorBrowserTests(BrowserTestCase):
         self.assertEqual(saved["simple"].ext_ref, [{"label": "Guide", "uri": "https://example.com/guide"}])
         self.assertEqual(saved["rich"].output_schema, rich)
         self.assert_console_clean()
+
+
+class FieldBuilderBrowserTests(BrowserTestCase):
+    def test_fields_and_transform_rows_are_added_in_the_page_without_a_prompt(self) -> None:
+        from workflows.models import TaskDefinition
+
+        company = make_company("Builder Co")
+        creator = make_user(company, SystemRole.WORKFLOW_CREATOR)
+        wf = make_workflow(company, [{"key": "ask"}])
+        with scopes_disabled():
+            task = TaskDefinition.objects.get(workflow=wf, key="ask")
+        page = self.page
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        self.log_in(page, creator.email, PASSWORD)
+        page.goto(self.url(f"/admin/workflows/taskdefinition/{task.pk}/change/"))
+        schema = page.locator("#id_output_schema").locator("xpath=preceding-sibling::div[1]")
+        schema.get_by_role("button", name="Add item").click()
+        schema.locator("input[type=text]").first.fill("laptop_model")
+        schema.locator("input[type=checkbox]").first.check()
+        transform = page.locator("#id_input_transform").locator("xpath=preceding-sibling::div[1]")
+        transform.get_by_role("button", name="Add item").click()
+        inputs = transform.locator("input[type=text]")
+        inputs.nth(0).fill("who")
+        inputs.nth(1).fill("ticket.title")
+        page.locator("[name=_continue]").first.click()
+        page.wait_for_load_state()
+        self.assertEqual(dialogs, [])
+        with scopes_disabled():
+            task.refresh_from_db()
+        self.assertEqual(
+            task.output_schema,
+            {
+                "type": "object",
+                "properties": {"laptop_model": {"type": "string"}},
+                "required": ["laptop_model"],
+            },
+        )
+        self.assertEqual(task.input_transform, {"who": "ticket.title"})
+        # A row left without a key is a form error in the page, and nothing changes.
+        schema = page.locator("#id_output_schema").locator("xpath=preceding-sibling::div[1]")
+        schema.get_by_role("button", name="Add item").last.click()
+        page.locator("[name=_continue]").first.click()
+        page.wait_for_load_state()
+        self.assertIn("Each field needs a key", page.content())
+        with scopes_disabled():
+            task.refresh_from_db()
+        self.assertEqual(list(task.output_schema["properties"]), ["laptop_model"])
+        self.assertEqual(dialogs, [])
+        self.assert_console_clean()

@@ -89,8 +89,10 @@ class ActionTaskSaveTests(TestCase):
             task = TaskDefinition.objects.get(key="b")
         self.client.force_login(creator)
         url = reverse("admin:workflows_taskdefinition_change", args=[task.pk])
-        # What the schema editor posts for an action task whose schemas were left alone.
-        untouched = json.dumps({"type": "object", "properties": {}, "required": []})
+        # What the schema editor posts for an action task whose schemas were left alone
+        # (no rows), and what an older page posted (an empty object schema).
+        untouched = json.dumps([])
+        older = json.dumps({"type": "object", "properties": {}, "required": []})
         response = self.client.post(
             url,
             {
@@ -102,8 +104,8 @@ class ActionTaskSaveTests(TestCase):
                 "version": 1,
                 "ext_ref": "[]",
                 "input_schema": untouched,
-                "output_schema": untouched,
-                "input_transform": "{}",
+                "output_schema": older,
+                "input_transform": "[]",
                 "output_transform": "{}",
             },
         )
@@ -111,6 +113,7 @@ class ActionTaskSaveTests(TestCase):
         with scopes_disabled():
             task.refresh_from_db()
         self.assertEqual((task.input_schema, task.output_schema), ({}, {}))
+        self.assertEqual((task.input_transform, task.output_transform), ({}, {}))
         with company_scope(company):
             exported = export_bundle(company=company)
         self.assertNotIn("input_schema", exported["workflows"][0]["tasks"][1])
