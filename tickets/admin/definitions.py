@@ -6,6 +6,7 @@ Here rather than in `workflows/admin.py` because bundles include ticket types an
 depend one way (tickets -> workflows)."""
 
 import json
+import re
 from typing import Any
 
 from django import forms
@@ -26,7 +27,6 @@ from accounts.models import Company, CompanyRole, User
 from tickets.admin.mixins import (
     CreatedByMixin,
     WarnInvalidWorkflowMixin,
-    WorkflowTasksOnlyMixin,
     warn_invalid,
 )
 from tickets.admin.resources import (
@@ -142,17 +142,101 @@ class DefinitionFormMixin:
 # --- admins ---------------------------------------------------------------------------------
 
 
+# One pass: a workflow is added with its tasks, its start and its transitions in one
+# save. New tasks have no ids yet, so the start is a box on the task's row and
+# transitions name tasks by key; both are resolved after the task rows are saved
+# (inlines save in order: tasks, then transitions).
+TASKS_PREFIX = "tasks"  # the task inline's formset prefix (TaskDefinition.workflow's related name)
+_TASK_KEY_FIELD = re.compile(rf"^{TASKS_PREFIX}-(\d+)-key$")
+
+
+def posted_task_keys(data: Any) -> set[str]:
+    """The task keys of the task rows in the same POST, except rows marked for deletion."""
+    keys = set()
+    for name in data:
+        match = _TASK_KEY_FIELD.match(name)
+        if match and not data.get(f"{TASKS_PREFIX}-{match[1]}-DELETE") and data.get(name, "").strip():
+            keys.add(data[name].strip())
+    return keys
+
+
+class TaskRowForm(forms.ModelForm):
+    starts = forms.BooleanField(
+        required=False, label="Starts", help_text="Tick the task that starts this workflow."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        task = self.instance
+        if task.pk and task.workflow_id:
+            self.fields["starts"].initial = task.workflow.start_task_id == task.pk
+
+
+class TaskRowFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        starting = [
+            f for f in self.forms if f.cleaned_data.get("starts") and not f.cleaned_data.get("DELETE")
+        ]
+        if len(starting) > 1:
+            raise forms.ValidationError("Only one task can start this workflow: tick Starts on one row.")
+
+
 class TaskDefinitionInline(DefinitionFormMixin, CompanyTabularInline):
     model = TaskDefinition
-    fields = ["key", "title", "task_type", "action_url", "timeout_seconds"]
+    form = TaskRowForm
+    formset = TaskRowFormSet
+    fields = ["key", "title", "task_type", "action_url", "timeout_seconds", "starts"]
     show_change_link = True
 
 
-class TransitionInline(WorkflowTasksOnlyMixin, CompanyTabularInline):
+class TransitionRowForm(forms.ModelForm):
+    """A transition names its tasks by key, so it can point at tasks added in the same save."""
+
+    from_key = forms.CharField(label="From task (key)", max_length=100)
+    to_key = forms.CharField(label="To task (key)", max_length=100)
+
+    class Meta:
+        model = Transition
+        fields = ["condition", "priority"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["from_key"].initial = self.instance.from_task.key
+            self.fields["to_key"].initial = self.instance.to_task.key
+
+    def save(self, commit: bool = True) -> Any:
+        # The task rows are saved by now (the task inline comes first).
+        tasks = TaskDefinition.objects.filter(workflow_id=self.instance.workflow_id)
+        self.instance.from_task = tasks.get(key=self.cleaned_data["from_key"].strip())
+        self.instance.to_task = tasks.get(key=self.cleaned_data["to_key"].strip())
+        return super().save(commit)
+
+
+class TransitionRowFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        keys = posted_task_keys(self.data)
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            for name in ("from_key", "to_key"):
+                key = (form.cleaned_data.get(name) or "").strip()
+                if key and key not in keys:
+                    known = ", ".join(sorted(keys)) or "none yet"
+                    form.add_error(name, f"No task of this workflow has the key '{key}' (keys: {known}).")
+
+
+class TransitionInline(CompanyTabularInline):
     model = Transition
     fk_name = "workflow"
-    fields = ["from_task", "to_task", "condition", "priority"]
-    task_fields = ("from_task", "to_task")
+    form = TransitionRowForm
+    formset = TransitionRowFormSet
+    fields = ["from_key", "to_key", "condition", "priority"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("from_task", "to_task")
 
 
 class BundleUploadForm(forms.Form):
@@ -207,9 +291,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(WorkflowDefinition)
-class WorkflowDefinitionAdmin(
-    CreatedByMixin, WorkflowTasksOnlyMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin
-):
+class WorkflowDefinitionAdmin(CreatedByMixin, ScopedImportExportMixin, DefinitionFormMixin, CompanyAdmin):
     resource_classes = [WorkflowResource]
     list_display = ["title", "key", "version", "start_task", "updated_at"]
     list_select_related = ["start_task"]
@@ -221,7 +303,7 @@ class WorkflowDefinitionAdmin(
     actions_list = ["upload_bundle", "export_all"]
     actions_detail = ["versions", "dry_run", "export_one"]
     paginator = InfinitePaginator
-    task_fields = ("start_task",)
+    exclude = ["start_task"]  # chosen with the Starts box of a task row (see save_related)
 
     @admin.display(description="Diagram (the draft)")
     def diagram(self, obj: WorkflowDefinition) -> str:
@@ -329,13 +411,26 @@ class WorkflowDefinitionAdmin(
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         workflow: WorkflowDefinition = form.instance
+        ticked = [
+            f.instance
+            for fs in formsets
+            if fs.model is TaskDefinition
+            for f in fs.forms
+            if f.cleaned_data.get("starts") and not f.cleaned_data.get("DELETE")
+        ]
+        if ticked and workflow.start_task_id != ticked[0].pk:
+            workflow.start_task = ticked[0]
+            workflow.save(update_fields=["start_task", "updated_at"])
         if workflow.start_task_id is None:
             # One pass: a workflow added with its tasks starts at the first of them.
             first = workflow.tasks.order_by("id").first()
             if first is not None:
                 workflow.start_task = first
                 workflow.save(update_fields=["start_task", "updated_at"])
-                messages.info(request, f"“{first.title}” starts this workflow; change it under Start task.")
+                messages.info(
+                    request,
+                    f"“{first.title}” starts this workflow; tick Starts on another task to change it.",
+                )
         warn_invalid(request, workflow)
 
     def _bundle_response(self, bundle: dict[str, Any], name: str) -> HttpResponse:

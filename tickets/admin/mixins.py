@@ -89,41 +89,53 @@ class CreatedByMixin:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
 
 
-def object_id_of(request: HttpRequest) -> Any:
-    """The id of the object whose change page is being served (None on add pages)."""
-    return request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-
-
-class WorkflowTasksOnlyMixin:
-    """Task choices (`task_fields`) limited to the workflow being edited; none while adding."""
-
-    task_fields: tuple[str, ...] = ()
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
-        if db_field.name in self.task_fields and field is not None:
-            object_id = object_id_of(request)
-            field.queryset = (
-                field.queryset.filter(workflow_id=object_id) if object_id else field.queryset.none()
-            )
-        return field
-
-
 _PERSON_WORDING: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^No start task"), "Choose the task that starts this workflow (Start task)."),
+    (
+        re.compile(r"^No start task"),
+        "Choose the task that starts this workflow: tick Starts on its row under Tasks.",
+    ),
     (re.compile(r"^More than one start task"), "Only one task can start this workflow."),
     (
         re.compile(r"^Task '(?P<key>[^']+)' cannot be reached"),
         "No transition leads to the task '{key}': add one, or it never runs.",
     ),
     (
+        re.compile(r"^No end can be reached from task '(?P<key>[^']+)'"),
+        "Tickets that reach the task '{key}' can never finish: add a way out of it, or make it the last step.",
+    ),
+    (
         re.compile(r"needs an action URL"),
         "An automatic task needs the address (action URL) it calls.",
+    ),
+    (
+        re.compile(r"^A FORM task has no action URL"),
+        "A form task is done by a person: clear its action URL, or make it an automatic task.",
+    ),
+    (
+        re.compile(r"^Action URL must be an absolute"),
+        "The action URL must be a full web address starting with http:// or https://.",
     ),
     (
         re.compile(r"^Unknown task key '(?P<key>[^']+)'"),
         "A transition names a task '{key}' that does not exist.",
     ),
+    (
+        re.compile(r"^Duplicate task key '(?P<key>[^']+)'"),
+        "Two tasks have the key '{key}': give each task its own key.",
+    ),
+    (
+        re.compile(r"^Two default transitions \(no condition\) leave task '(?P<key>[^']+)'"),
+        "Two transitions without a condition leave the task '{key}': give one a condition, or remove one.",
+    ),
+    (
+        re.compile(r"^Public field '(?P<key>[^']+)' is not a property"),
+        "The public field '{key}' is not one of the task's output fields.",
+    ),
+    (
+        re.compile(r"form a loop with no human task"),
+        "Some automatic tasks call each other in a loop with no person in between: add a form task to the loop or a way out.",
+    ),
+    (re.compile(r"^Invalid JSON Schema"), "One of the form definitions is not valid: see the detail."),
 ]
 
 
