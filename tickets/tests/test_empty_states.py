@@ -61,3 +61,13 @@ class EmptyStateTests(PagesTestCase):
         self.client.force_login(submitter)
         self.empty_cell(reverse("ticket_list"), "tickets-empty")
         self.empty_cell(reverse("task_list"), "tasks-empty")
+
+
+class TaskAgeTests(PagesTestCase):
+    def test_a_fresh_task_reads_just_now(self) -> None:
+        self.new_ticket()
+        self.client.force_login(self.worker)
+        page = self.client.get(reverse("task_list")).content.decode()
+        self.assertIn("just now", page)
+        self.assertNotIn("0\xa0minutes", page)
+        self.assertNotIn("0 minutes", page)
