@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.test import override_settings
@@ -132,7 +133,12 @@ class FieldBuilderBrowserTests(BrowserTestCase):
             task = TaskDefinition.objects.get(workflow=wf, key="ask")
         page = self.page
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         self.log_in(page, creator.email, PASSWORD)
         page.goto(self.url(f"/admin/workflows/taskdefinition/{task.pk}/change/"))
         schema = page.locator("#id_output_schema").locator("xpath=preceding-sibling::div[1]")
