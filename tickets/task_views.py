@@ -74,6 +74,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
             "claimable_more": len(claimable) > CLAIMABLE_LIMIT,
             "is_worker": access.may_work_tasks(user),
             "queues": queues,
+            "manages_tickets": access.manages_tickets(user),
         },
     )
 

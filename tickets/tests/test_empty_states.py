@@ -55,6 +55,13 @@ class EmptyStateTests(PagesTestCase):
         cell = self.empty_cell(reverse("task_list"), "tasks-empty")
         self.assertIn(f'href="{reverse("admin:workflows_taskinstance_changelist")}"', cell)
 
+    def test_a_submitter_without_tasks_is_not_sent_to_the_back_office(self) -> None:
+        self.client.force_login(self.submitter)
+        cell = self.empty_cell(reverse("task_list"), "tasks-empty")
+        self.assertIn("No open tasks", cell)
+        self.assertNotIn("/admin/", cell)
+        self.assertIn(f'href="{reverse("home")}"', cell)
+
     def test_another_companys_tickets_never_fill_the_list(self) -> None:
         # The foreign company has a ticket and a task; this company's new people see empty lists.
         submitter = make_user(self.company, SystemRole.USER, SystemRole.TASK_WORKER)
