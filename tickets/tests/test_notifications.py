@@ -256,6 +256,17 @@ class KindTests(NotificationTestCase):
         )
         self.assertEqual(self.notices(self.worker, NotificationKind.TICKET_ERROR), [])
 
+    def test_a_ticket_admin_whose_own_ticket_errors_gets_both_notices(self) -> None:
+        # The engine's error has no actor, so the submitter who is also a ticket admin is
+        # told twice about one event: as submitter (on hold) and as admin (the error).
+        boss = make_user(self.company, SystemRole.USER, SystemRole.TICKET_ADMIN, email="boss@notify.test")
+        with scopes_disabled():
+            broken = make_workflow(self.company, [], key="no-start")
+        ticket = self.submit(user=boss, ticket_type=make_ticket_type(self.company, broken))
+        self.assertEqual(ticket.workflow_instance.status, "ON_HOLD")
+        self.assertEqual(len(self.notices(boss, NotificationKind.ON_HOLD)), 1)
+        self.assertEqual(len(self.notices(boss, NotificationKind.TICKET_ERROR)), 1)
+
     def test_manual_hold_completed_and_cancel_with_reason(self) -> None:
         held = self.submit()
         self.act(lambda: engine.hold(instance=held.workflow_instance, actor=self.admin_user))
