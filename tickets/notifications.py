@@ -487,7 +487,8 @@ def workflow_event(
                 kind=NotificationKind.TICKET_ERROR,
                 recipients=list(admins),
                 actor=actor,
-                event_key=key,
+                # Its own key: a ticket admin may also be the submitter told "on hold" above.
+                event_key=f"{key}:admin",
                 ticket=ticket,
                 title=f"Error on ticket {_label(ticket)}: {error.get_error_type_display()}",
                 body=error.message,
