@@ -29,7 +29,9 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
@@ -239,12 +241,30 @@ def holds_task_on_ticket(user: Any, ticket: Ticket) -> bool:
     ).exists()
 
 
+def _assign_rule() -> Coalesce:
+    return Coalesce(KeyTextTransform("rule", "task_definition__assign"), Value(""), output_field=TextField())
+
+
+def _worked_tasks(tasks: QuerySet[TaskInstance], submitter_id: Any) -> QuerySet[TaskInstance]:
+    """`tasks` without those the `submitter` rule handed to the ticket's submitter (a
+    rework): answering one does not put the submitter on the ticket's team."""
+    return tasks.alias(assign_rule=_assign_rule()).exclude(
+        assign_rule="submitter", assigned_to_id=submitter_id
+    )
+
+
 def on_ticket_team(user: Any, ticket: Ticket) -> bool:
     """The ticket's team: ticket managers of its company and the people its tasks were
-    assigned to. They read and write internal notes; a submitter never does."""
+    assigned to. They read and write internal notes; a submitter never does, also not
+    when the `submitter` rule hands them a task on their own ticket (a rework)."""
     if ticket.company_id != company_id(user):
         return False
-    return manages_tickets(user) or holds_task_on_ticket(user, ticket)
+    if manages_tickets(user):
+        return True
+    held = TaskInstance.objects.filter(
+        workflow_instance_id=ticket.workflow_instance_id, assigned_to_id=user.pk
+    )
+    return _worked_tasks(held, ticket.created_by_id).exists()
 
 
 def may_reply(user: Any, ticket: Ticket) -> bool:
@@ -361,7 +381,8 @@ def workers_seen_by(user: Any) -> QuerySet[User]:
 def visible_attachments(user: Any) -> QuerySet[FileUpload]:
     """Files of visible tickets, of tickets the user holds a task on, and of tickets
     with a queue task the user may claim (they decide whether to take it). An internal
-    note's files are the team's only: a submitter never gets them."""
+    note's files are the team's only (`on_ticket_team`): not a submitter answering a
+    rework, nor a claimer."""
     qs = in_company(user, FileUpload.objects.filter(ticket__isnull=False))
     if company_id(user) is None or manages_tickets(user):
         return qs
@@ -371,7 +392,16 @@ def visible_attachments(user: Any) -> QuerySet[FileUpload]:
             _claimable_q(user)
         )
     )
-    return qs.filter(holds | claimable | (Q(ticket__created_by=user) & ~Q(comment__internal=True)))
+    team = Exists(
+        _worked_tasks(
+            TaskInstance.objects.filter(
+                workflow_instance_id=OuterRef("ticket__workflow_instance_id"), assigned_to=user
+            ),
+            OuterRef("ticket__created_by_id"),
+        )
+    )
+    public = ~Q(comment__internal=True) & (holds | claimable | Q(ticket__created_by=user))
+    return qs.filter(team | public)
 
 
 def may_download(user: Any, upload: FileUpload) -> bool:

@@ -251,7 +251,9 @@ def task_page_context(task: TaskInstance, user: User) -> dict[str, Any]:
         "definition": task.task_definition,
         "ticket": ticket,
         "ticket_rows": labelled_data(ticket.ticket_type.fields, ticket.data),
-        "attachments": list(ticket.attachments.all()[:100]),
+        # The submission's files; a comment's files show in the conversation, where an
+        # internal note's stay with the team.
+        "attachments": list(ticket.attachments.filter(comment__isnull=True)[:100]),
         "earlier_steps": steps,
         "may_open_ticket": access.may_view_ticket(user, ticket),
     }

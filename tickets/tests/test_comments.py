@@ -23,7 +23,7 @@ from project.testing import (
 )
 from tickets.models import Comment, FileUpload, Notification, Ticket, TimelineEvent
 from tickets.services import add_comment, submit_ticket
-from workflows.models import TaskInstance
+from workflows.models import TaskDefinition, TaskInstance
 
 SECRET = "Supplier-margin-is-42-percent"
 
@@ -192,6 +192,39 @@ class InternalNoteSecrecyTests(CommentsTestCase):
         self.assertTrue(self.smtp.messages())
         for message in self.mail(to=self.submitter.email):
             self.assertNotIn(SECRET, message.message.as_string())
+
+    def test_submitter_holding_a_task_on_their_ticket_still_never_sees_internal_notes(self) -> None:
+        """The `submitter` rule hands the submitter a task on their own ticket (a rework):
+        that makes them its assignee, not a member of the ticket's team."""
+        self.post_comment(
+            self.worker,
+            f"Internal: {SECRET}",
+            internal=True,
+            files=[SimpleUploadedFile("margins.txt", SECRET.encode())],
+        )
+        with scopes_disabled():
+            note_file = FileUpload.objects.get(filename="margins.txt")
+            TaskDefinition.all_objects.filter(pk=self.task.task_definition_id).update(
+                assign={"rule": "submitter"}
+            )
+            TaskInstance.objects.filter(pk=self.task.pk).update(assigned_to=self.submitter)
+        self.client.force_login(self.submitter)
+        for url in (
+            reverse("ticket_detail", args=[self.ticket.pk]),
+            reverse("task_detail", args=[self.task.pk]),
+        ):
+            with self.subTest(url=url):
+                page = self.client.get(url)
+                self.assertEqual(page.status_code, 200)
+                self.assertNotContains(page, SECRET)
+                self.assertNotContains(page, "margins.txt")
+                self.assertNotContains(page, 'name="internal"')
+        self.assertEqual(
+            self.client.get(reverse("attachment_download", args=[note_file.pk])).status_code, 404
+        )
+        self.post_comment(self.submitter, "Reworked", internal=True)
+        with scopes_disabled():
+            self.assertFalse(Comment.objects.get(body="Reworked").internal)
 
 
 class CommentQueryCountTests(CommentsTestCase):
