@@ -29,9 +29,7 @@ def assignee_rule(company: Company | None) -> Any:
     """Who the current rule would pick for a form task now (read-only), or the rule."""
 
     def describe(task: dict[str, Any]) -> str:
-        if company is None:
-            return "The available task worker with the fewest open tasks."
-        return assignment.choose_worker(company.pk).reason()
+        return assignment.preview(company.pk if company else None, task.get("assign"))
 
     return describe
 

@@ -314,7 +314,11 @@ def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecisio
 
 
 def _queue(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecision:
-    role = _role(task.company_id, spec["role"])
+    return _queue_in(task.company_id, spec)
+
+
+def _queue_in(company_id: int, spec: dict[str, Any]) -> AssignmentDecision:
+    role = _role(company_id, spec["role"])
     if role is None:
         return _nobody(
             Rule.QUEUE, f"The company role '{spec['role']}' does not exist, so nobody can claim it."
@@ -397,6 +401,36 @@ def decide(task: TaskInstance) -> AssignmentDecision:
     if rule not in _RULES:  # saved around the validator (e.g. a raw SQL edit)
         return _nobody(str(rule), f"Unknown assignment rule {rule!r}.")
     return _RULES[Rule(rule)](task, spec)
+
+
+def preview(company_id: int | None, spec: Any) -> str:
+    """Who a form task's rule would pick now, without a ticket (dry runs; reads only).
+    The rules that depend on the ticket say what they will look at."""
+    spec = spec if isinstance(spec, dict) else {}
+    rule = spec.get("rule", Rule.LEAST_LOADED)
+    role = spec.get("role") or None
+    if rule == Rule.LEAST_LOADED:
+        if company_id is None:
+            pool = f" with the company role '{role}'" if role else ""
+            return f"The available task worker{pool} with the fewest open tasks."
+        return choose_worker(company_id, role).reason()
+    if rule == Rule.QUEUE:
+        if company_id is None:
+            return f"Waiting in the '{spec.get('role', '')}' queue."
+        return _queue_in(company_id, spec).reason()
+    if rule == Rule.SUBMITTER:
+        return "The ticket's submitter."
+    if rule == Rule.USER:
+        email = str(spec.get("email", ""))
+        if company_id is None:
+            return f"The named user {email}."
+        user = User.objects.filter(company_id=company_id, email__iexact=email.strip()).first()
+        return _person(Rule.USER, user, f"the named user {email}").reason()
+    if rule == Rule.SAME_AS:
+        return f"Whoever completed '{spec.get('task', '')}' on the ticket."
+    if rule == Rule.EXPRESSION:
+        return f"The user whose email {spec.get('expr', '')!r} gives on the ticket."
+    return f"Unknown assignment rule {rule!r}."
 
 
 def assign(task: TaskInstance) -> AssignmentDecision:

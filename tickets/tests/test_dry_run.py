@@ -13,6 +13,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import CompanyRole, User
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_user
@@ -78,19 +79,28 @@ class DryRunTests(TestCase):
         self.assertIn("is not one of", bad.message)
 
     def test_stored_workflow_reports_assignment(self) -> None:
+        """Each form task's own rule: the approval goes to the least loaded of the
+        'managers' role (not of every worker), the rework to the submitter."""
         company = make_company()
-        worker = make_user(company, SystemRole.TASK_WORKER)
+        worker = make_user(company, SystemRole.TASK_WORKER, first_name="Wendy")
+        manager = make_user(company, SystemRole.TASK_WORKER, first_name="Mona")
         with company_scope(company):
             import_bundle(company=company, bundle=purchase())
+            manager.company_roles.add(CompanyRole.objects.get(name="managers"))
+            User.objects.filter(pk=manager.pk).update(open_tasks=3)  # busier than the worker
             workflow = stored_workflow(company, "purchase-request")
             result = run(
                 workflow,
                 company=company,
                 ticket={"amount": 5000},
                 responses={"budget-check": {"within_budget": True}},
+                outputs={"manager-approval": {"decision": "reject"}},
             )
-        self.assertEqual(result.path, ["budget-check", "manager-approval"])
-        self.assertIn(str(worker), result.steps[1].assignee)
+        self.assertEqual(result.path, ["budget-check", "manager-approval", "rework"])
+        self.assertIn(str(manager), result.steps[1].assignee)
+        self.assertIn("company role 'managers'", result.steps[1].assignee)
+        self.assertNotIn(str(worker), result.steps[1].assignee)
+        self.assertEqual(result.steps[2].assignee, "The ticket's submitter.")
 
     def test_examples_run_by_validation_report_a_mismatch_with_its_path(self) -> None:
         self.assertEqual(check(purchase()), [])
