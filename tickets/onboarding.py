@@ -121,6 +121,23 @@ def installed_keys(company_id: int) -> set[str]:
     return out
 
 
+def closed_types(user: User, key: str) -> list[tuple[str, list[str]]]:
+    """The sample's ticket types that `user` may not submit (shared with company roles
+    they do not hold), each with those roles' names: right after an install, nobody
+    holds them yet."""
+    path = _paths().get(key)
+    if path is None:
+        return []
+    keys = [t["key"] for t in json.loads(path.read_text(encoding="utf-8")).get("ticket_types", [])]
+    open_ids = set(access.submittable_types(user).filter(key__in=keys).values_list("pk", flat=True))
+    closed = TicketType.objects.filter(company_id=access.company_id(user), key__in=keys).exclude(
+        pk__in=open_ids
+    )
+    return [
+        (t.title, [r.name for r in t.company_roles.all()]) for t in closed.prefetch_related("company_roles")
+    ]
+
+
 class UnknownSample(Exception):
     pass
 

@@ -34,6 +34,15 @@ def install_template(request: HttpRequest, key: str) -> HttpResponse:
         messages.error(request, f"The template could not be installed: {exc.problems[0].message}")
         return redirect("template_gallery")
     title = next((s.title for s in onboarding.samples() if s.key == key), key)
+    closed = onboarding.closed_types(user, key)
+    if closed:
+        whom = "; ".join(f"'{name}' is for members of {', '.join(roles)}" for name, roles in closed)
+        messages.success(
+            request,
+            f"'{title}' is installed. {whom}: add people (yourself too, to try it) to that role "
+            "on their user page in the back office, then submit a ticket.",
+        )
+        return redirect("home")
     messages.success(
         request,
         f"'{title}' is installed. Submit a ticket to try it, or edit it in the back office.",

@@ -92,6 +92,16 @@ class GalleryTests(TestCase):
             self.assertFalse(WorkflowDefinition.objects.filter(company=self.other).exists())
         self.assertContains(self.client.get(reverse("template_gallery")), "Installed.")
 
+    def test_install_says_whom_a_role_restricted_type_is_for(self) -> None:
+        """Purchase request is for the 'Employees' role, which nobody holds right after
+        the install: the message must not promise a ticket type the owner cannot see."""
+        self.client.force_login(self.admin)
+        page = self.client.post(reverse("template_install", args=["purchase-request"]), follow=True)
+        self.assertContains(page, "&#x27;Purchase request&#x27; is for members of Employees")
+        self.assertNotContains(page, "Submit a ticket to try it")
+        page = self.client.post(reverse("template_install", args=["it-support"]), follow=True)
+        self.assertContains(page, "Submit a ticket to try it")
+
     def test_install_needs_post_and_the_right_role(self) -> None:
         self.client.force_login(self.admin)
         self.assertEqual(self.client.get(reverse("template_install", args=["it-support"])).status_code, 405)
