@@ -306,6 +306,17 @@ def visible_tasks(user: Any) -> QuerySet[TaskInstance]:
     return qs.filter(Q(assigned_to=user) | _claimable_q(user))
 
 
+def claimed_by_another(user: Any, task_id: int) -> bool:
+    """A task of the user's queues that someone else holds now: their Claim lost the
+    race (a message, where any other hidden task is a 404)."""
+    return (
+        in_company(user, TaskInstance.objects.all())
+        .filter(pk=task_id, queue_role__in=user.company_roles.values("pk"), assigned_to__isnull=False)
+        .exclude(assigned_to=user)
+        .exists()
+    )
+
+
 def open_tasks_for(user: Any) -> QuerySet[TaskInstance]:
     """My tasks: open tasks assigned to the user (a worker, a submitter asked to rework
     their request, a named person)."""

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -94,7 +94,12 @@ def availability(request: HttpRequest) -> HttpResponse:
 @require_POST
 def task_claim(request: HttpRequest, task_id: int) -> HttpResponse:
     user = _user(request)
-    task = get_object_or_404(access.visible_tasks(user).select_related("task_definition"), pk=task_id)
+    task = access.visible_tasks(user).select_related("task_definition").filter(pk=task_id).first()
+    if task is None:
+        if access.claimed_by_another(user, task_id):
+            messages.error(request, "Another member claimed it first.")
+            return redirect("task_list")
+        raise Http404
     try:
         services.claim(task=task, actor=user, permitted=access.may_claim_task)
     except (services.StateConflict, PermissionDenied) as exc:

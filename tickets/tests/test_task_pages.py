@@ -126,6 +126,25 @@ class TaskPageTests(TestCase):
         task.refresh_from_db()
         self.assertIsNone(task.assigned_to)
 
+    def test_claim_lost_to_another_member_is_a_message_not_a_404(self) -> None:
+        """Two members open the queue task; the first claims it; the second's Claim
+        button answered a bare 404."""
+        _, task = self.to_queue()
+        second = make_user(self.company, SystemRole.USER)
+        second.company_roles.add(self.it)
+        self.client.force_login(self.member)
+        self.client.post(reverse("task_claim", args=[task.pk]))
+        self.client.force_login(second)
+        response = self.client.post(reverse("task_claim", args=[task.pk]), follow=True)
+        self.assertRedirects(response, reverse("task_list"))
+        self.assertContains(response, "claimed it first")
+        task.refresh_from_db()
+        self.assertEqual(task.assigned_to, self.member)
+        # Nobody else learns anything: not in the role, or another company.
+        for user in (self.outsider, self.foreign_user):
+            self.client.force_login(user)
+            self.assertEqual(self.client.post(reverse("task_claim", args=[task.pk])).status_code, 404)
+
     def test_non_member_and_other_company_get_404(self) -> None:
         _, task = self.to_queue()
         self.client.force_login(self.outsider)
