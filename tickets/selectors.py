@@ -229,10 +229,18 @@ def ticket_detail_context(
 EARLIER_STEPS_LIMIT = 50
 
 
+def _public_part(task: TaskInstance) -> dict[str, Any]:
+    fields = task.task_definition.public_fields or []
+    return {key: task.output_data[key] for key in fields if key in task.output_data}
+
+
 def task_page_context(task: TaskInstance, user: User) -> dict[str, Any]:
     """What a worker sees beside the form: the ticket's fields and attachments, and
-    the outputs of the steps before, all with their labels."""
+    the outputs of the steps before, all with their labels. The submitter handed a rework
+    (and not on the ticket's team) sees only the public fields of those outputs, as on
+    the ticket page."""
     ticket = task.workflow_instance.ticket
+    team = ticket.created_by_id != user.pk or access.on_ticket_team(user, ticket)
     earlier = (
         TaskInstance.objects.filter(
             workflow_instance_id=task.workflow_instance_id, status=TaskStatus.COMPLETED
@@ -242,9 +250,9 @@ def task_page_context(task: TaskInstance, user: User) -> dict[str, Any]:
         .order_by("completed_at", "id")[:EARLIER_STEPS_LIMIT]
     )
     steps = [
-        (t, labelled_data(t.task_definition.output_schema, t.output_data))
+        (t, labelled_data(t.task_definition.output_schema, output))
         for t in earlier
-        if isinstance(t.output_data, dict) and t.output_data
+        if isinstance(t.output_data, dict) and (output := t.output_data if team else _public_part(t))
     ]
     return {
         "task": task,

@@ -43,6 +43,7 @@ class AssignmentBrowserTests(BrowserTestCase):
                     "key": "approve",
                     "title": "Manager approval",
                     "output_schema": DECISION,
+                    "public_fields": ["decision"],  # the submitter reads it on the rework
                     "assign": {"rule": "least_loaded", "role": "managers"},
                 },
                 {

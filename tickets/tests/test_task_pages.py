@@ -145,6 +145,42 @@ class TaskPageTests(TestCase):
             self.client.force_login(user)
             self.assertEqual(self.client.post(reverse("task_claim", args=[task.pk])).status_code, 404)
 
+    def test_a_submitter_given_a_rework_sees_only_public_outputs_of_earlier_steps(self) -> None:
+        review = {
+            "type": "object",
+            "properties": {
+                "verdict": {"type": "string", "title": "The verdict"},
+                "margin": {"type": "string", "title": "Our margin"},
+            },
+        }
+        wf = make_workflow(
+            self.company,
+            [
+                {"key": "review", "title": "Review", "output_schema": review, "public_fields": ["verdict"]},
+                {"key": "rework", "title": "Rework", "assign": {"rule": "submitter"}},
+            ],
+            [("review", "rework", "", 0)],
+        )
+        with company_scope(self.company):
+            ticket = submit_ticket(
+                user=self.submitter, ticket_type=make_ticket_type(self.company, wf), data={"title": "x"}
+            )
+            services.complete_form_task(
+                task=self.task(ticket),
+                output={"verdict": "too pricey", "margin": "40 percent"},
+                actor=self.worker,
+                permitted=access.may_complete_task,
+            )
+        rework = self.task(ticket)
+        self.client.force_login(self.submitter)
+        page = self.client.get(reverse("task_detail", args=[rework.pk]))
+        self.assertContains(page, "<dt>The verdict</dt><dd>too pricey</dd>", html=True)
+        self.assertNotContains(page, "40 percent")
+        self.assertNotContains(page, "Our margin")
+        # The team sees every output.
+        self.client.force_login(self.admin)
+        self.assertContains(self.client.get(reverse("task_detail", args=[rework.pk])), "40 percent")
+
     def test_non_member_and_other_company_get_404(self) -> None:
         _, task = self.to_queue()
         self.client.force_login(self.outsider)
