@@ -230,8 +230,8 @@ EARLIER_STEPS_LIMIT = 50
 
 
 def _public_part(task: TaskInstance) -> dict[str, Any]:
-    fields = task.task_definition.public_fields or []
-    return {key: task.output_data[key] for key in fields if key in task.output_data}
+    data = task.output_data if isinstance(task.output_data, dict) else {}
+    return {key: data[key] for key in task.task_definition.public_fields or [] if key in data}
 
 
 def task_page_context(task: TaskInstance, user: User) -> dict[str, Any]:
