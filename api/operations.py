@@ -565,6 +565,8 @@ def list_claimable(caller: Caller, *, cursor: str | None = None, limit: int = DE
 
 def claim_task(caller: Caller, task_id: int) -> dict[str, Any]:
     caller.require(Scope.TASKS_WRITE)
+    if access.claimed_by_another(caller.user, task_id):  # lost the race: not a 404
+        raise ApiProblem(409, "Someone else has already claimed this task.")
     task = _get_task(caller, task_id)
     try:
         engine_services.claim(task=task, actor=caller.user, permitted=access.may_claim_task)

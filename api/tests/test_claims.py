@@ -35,10 +35,13 @@ class ClaimTests(ApiTestCase):
         r = first.post(f"/tasks/{self.task_id}/claim")
         self.assertEqual(r.status_code, 200, r.content)
         self.assertEqual((r.json()["assignee"], r.json()["queue"]), (self.members[0].email, "it"))
-        self.assertEqual(
-            second.post(f"/tasks/{self.task_id}/claim").status_code, 404
-        )  # no longer in its queue
-        self.assertEqual(first.post(f"/tasks/{self.task_id}/claim").status_code, 409)
+        # The other member's claim lost the race: a conflict that says so, as on the page.
+        lost = second.post(f"/tasks/{self.task_id}/claim")
+        self.assertEqual(lost.status_code, 409, lost.content)
+        self.assertIn("Someone else has already claimed", lost.json()["detail"])
+        again = first.post(f"/tasks/{self.task_id}/claim")
+        self.assertEqual(again.status_code, 409)
+        self.assertIn("You have already claimed", again.json()["detail"])
         self.assertEqual([t["id"] for t in first.get("/tasks/mine").json()["items"]], [self.task_id])
         self.assertEqual(second.get("/tasks/claimable").json()["items"], [])
         self.assertEqual(second.post(f"/tasks/{self.task_id}/release").status_code, 404)
