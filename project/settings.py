@@ -327,4 +327,6 @@ UNFOLD = {
     },
     # Keeps the sidebar docked at 1280 px and makes its toggle work on the first click.
     "SCRIPTS": [lambda request: static("js/admin-sidebar.js")],
+    # Visible boxes for the field builder's inputs (see the file).
+    "STYLES": [lambda request: static("css/admin.css")],
 }

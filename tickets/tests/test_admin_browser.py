@@ -174,4 +174,23 @@ class FieldBuilderBrowserTests(BrowserTestCase):
             task.refresh_from_db()
         self.assertEqual(list(task.output_schema["properties"]), ["laptop_model"])
         self.assertEqual(dialogs, [])
+
+    def test_field_builder_inputs_are_visible(self) -> None:
+        """unfold's reset strips the borders and background of the field builder's text
+        and number inputs: a creator saw labels (Title, Minlength...) and no box to type in."""
+        company = make_company("Builder Co")
+        creator = make_user(company, SystemRole.WORKFLOW_CREATOR)
+        schema = {"type": "object", "properties": {"answer": {"type": "string", "title": "Answer"}}}
+        wf = make_workflow(company, [{"key": "ask", "output_schema": schema}])
+        with scopes_disabled():
+            task = wf.tasks.get(key="ask")
+        page = self.page
+        self.log_in(page, creator.email, PASSWORD)
+        page.goto(self.url(f"/admin/workflows/taskdefinition/{task.pk}/change/"))
+        inputs = page.locator(".field-output_schema .rjf-form-row input:is([type=text], [type=number])")
+        self.assertGreater(inputs.count(), 3)  # Title, Description, Minlength, ...
+        for i in range(inputs.count()):
+            with self.subTest(i=i):
+                width = inputs.nth(i).evaluate("e => getComputedStyle(e).borderTopWidth")
+                self.assertNotEqual(width, "0px")
         self.assert_console_clean()
