@@ -69,6 +69,21 @@ class LeastLoadedTests(RuleTestCase):
         self.assertNotIn(self.worker, got)
         self.counters_match()
 
+    def test_who_just_completed_a_step_counts_without_it_for_the_next_step(self) -> None:
+        # The completed step's decrement is written at the end of the transaction (lock
+        # order), after the next step's pick: the pick must count it all the same.
+        other = make_user(self.company, SystemRole.TASK_WORKER)
+        wf = make_workflow(self.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
+        self.assertEqual(self.assigned(self.submit(wf))[0], self.worker)  # never assigned, lower id
+        ticket = self.submit(wf)
+        task = self.current_task(ticket)
+        self.assertEqual(task.assigned_to, other)  # one open task each now
+        services.complete_form_task(task=task, output={}, actor=other, permitted=access.may_complete_task)
+        user, reason = self.assigned(ticket)
+        self.assertEqual(user, other)  # 0 open tasks against the worker's 1
+        self.assertIn("(0 open task(s), the fewest among 2", reason)
+        self.counters_match()
+
     def test_empty_role_waits_unassigned_with_reason_and_shows_as_unassigned(self) -> None:
         role(self.company, "managers")
         ticket = self.one({"rule": "least_loaded", "role": "managers"})
