@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Window
+from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, Value, When, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -286,13 +286,31 @@ def _least_loaded(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecisio
     return choose_worker(task.company_id, role)
 
 
+def _unwritten() -> tuple[Any, Any]:
+    """The counters as this transaction leaves them, as SQL: the stored value plus the
+    changes `tracked_loads` still holds (written at its end, after the pick, for the lock
+    order). Without them, who has just completed a step counted it for the next one."""
+    load: Any = F("open_tasks")
+    recent: Any = F("last_assigned_at")
+    pending = _pending.get() or {}
+    deltas = [When(pk=pk, then=Value(c.delta)) for pk, c in pending.items() if c.delta]
+    if deltas:
+        load = F("open_tasks") + Case(*deltas, default=Value(0))
+    times = [When(pk=pk, then=Value(c.assigned_at)) for pk, c in pending.items() if c.assigned_at]
+    if times:
+        recent = Case(*times, default=F("last_assigned_at"))
+    return load, recent
+
+
 def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecision:
     """The least-loaded pick itself (the caller holds the pool lock): one query on the
-    pool's user rows, whatever the number of tasks."""
+    pool's user rows, whatever the number of tasks, counting this transaction's own
+    unwritten counter changes."""
+    load, recent = _unwritten()
     best = (
         available_workers(company_id, role)
-        .annotate(candidates=Window(Count("pk")))
-        .order_by("open_tasks", F("last_assigned_at").asc(nulls_first=True), "pk")
+        .annotate(candidates=Window(Count("pk")), load=load, recent=recent)
+        .order_by("load", F("recent").asc(nulls_first=True), "pk")
         .first()
     )
     pool = f"task workers with the company role '{role}'" if role else "task workers"
@@ -302,12 +320,12 @@ def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecisio
         with_role = f" with the company role '{role}'" if role else ""
         return _nobody(Rule.LEAST_LOADED, f"No available task worker{with_role}.", role=role)
     candidates: int = best.candidates  # type: ignore[attr-defined]
+    open_tasks: int = best.load  # type: ignore[attr-defined]
     return AssignmentDecision(
         Rule.LEAST_LOADED,
         best,
-        f"Assigned to {best} ({best.open_tasks} open task(s), the fewest among {candidates} "
-        f"available {pool}).",
-        open_tasks=best.open_tasks,
+        f"Assigned to {best} ({open_tasks} open task(s), the fewest among {candidates} available {pool}).",
+        open_tasks=open_tasks,
         candidates=candidates,
         extra={"role": role} if role else {},
     )
