@@ -1,9 +1,10 @@
 """Where a page's time goes, in-process: for each benchmark scenario, the median wall
 time, CPU time of this process (Python: steadier than wall time on a shared machine),
 SQL time, query count and HTML size over N requests, and with --cprofile the
-functions that take the most cumulative time.
+functions that take the most cumulative time, with --templates the CPU time of each
+template (its own, and with what it includes).
 
-    .venv/bin/python -m bench.page_costs --db tf_bench [--only admin] [--cprofile] [-n 20]
+    .venv/bin/python -m bench.page_costs --db tf_bench [--only admin] [--cprofile] [--templates] [-n 20]
 
 Uses the same seeded database and users as bench/pages.py, through Django's test client
 (full middleware, DEBUG=false), so no server or network is involved."""
@@ -24,6 +25,59 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import prepare, scenarios, server_env  # noqa: E402
+
+
+class TemplateTimer:
+    """Time spent in each template's render, per request: its own (without the templates
+    it includes or extends into) and inclusive, with how often it was rendered."""
+
+    def __init__(self) -> None:
+        self.own: dict[str, float] = {}
+        self.total: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.stack: list[list[float]] = []
+        self.original: Any = None
+
+    def install(self) -> None:
+        from django.template.base import Template
+
+        # _render is the private method every render and include goes through.
+        original = getattr(Template, "_render")  # noqa: B009
+        timer = self
+
+        def timed(template: Any, context: Any) -> Any:
+            name = template.origin.template_name or template.name or "<string>"
+            timer.stack.append([0.0])
+            started = time.process_time()
+            try:
+                return original(template, context)
+            finally:
+                spent = time.process_time() - started
+                children = timer.stack.pop()[0]
+                if timer.stack:
+                    timer.stack[-1][0] += spent
+                timer.own[name] = timer.own.get(name, 0.0) + spent - children
+                # A template nested in itself counts twice inclusive; none of ours does.
+                timer.total[name] = timer.total.get(name, 0.0) + spent
+                timer.calls[name] = timer.calls.get(name, 0) + 1
+
+        self.original = original
+        setattr(Template, "_render", timed)  # noqa: B010
+
+    def uninstall(self) -> None:
+        from django.template.base import Template
+
+        setattr(Template, "_render", self.original)  # noqa: B010
+
+    def report(self, requests: int, top: int) -> str:
+        rows = sorted(self.own.items(), key=lambda kv: -kv[1])[:top]
+        lines = [f"  {'template':60} {'own ms':>7} {'incl ms':>8} {'renders':>8}"]
+        for name, own in rows:
+            lines.append(
+                f"  {name[:60]:60} {own * 1000 / requests:7.2f} "
+                f"{self.total[name] * 1000 / requests:8.2f} {self.calls[name] / requests:8.1f}"
+            )
+        return "\n".join(lines)
 
 
 class SqlTimer:
@@ -50,6 +104,9 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
     parser.add_argument("--top", type=int, default=35, help="functions to print")
+    parser.add_argument(
+        "--templates", action="store_true", help="CPU ms per template, own and with its includes"
+    )
     args = parser.parse_args()
     # DEBUG is off, so templates need the hashed static files' manifest, as the server does.
     subprocess.run(
@@ -79,6 +136,9 @@ def main() -> None:
         call()  # warm caches (templates, content types)
         walls, cpus, sqls, counts = [], [], [], []
         profiler = cProfile.Profile() if args.cprofile else None
+        templates = TemplateTimer() if args.templates else None
+        if templates:
+            templates.install()
         for _ in range(args.n):
             timer = SqlTimer()
             with connection.execute_wrapper(timer):
@@ -99,6 +159,9 @@ def main() -> None:
             f"{statistics.median(counts):7.0f} {len(response.content) / 1024:5.0f}",
             flush=True,
         )
+        if templates:
+            templates.uninstall()
+            print(templates.report(args.n, args.top))
         if profiler:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
