@@ -7,7 +7,7 @@ from django.forms.fields import InvalidJSONInput
 from django_jsonform.forms.fields import JSONFormField
 
 from workflows import jsonsafe
-from workflows.schemas import EditorInvalid
+from workflows.schemas import EditorInvalid, schema_errors
 
 EMPTY_OBJECT_SCHEMA = {"type": "object", "properties": {}}
 
@@ -166,7 +166,13 @@ def field_for(spec: Any, *, required: bool) -> forms.Field | None:
             return forms.EmailField(**common)
         long_text = spec.get("widget") == "textarea" or (spec.get("maxLength") or 0) > _TEXTAREA_AT
         widget = forms.Textarea(attrs={"rows": 4}) if long_text else forms.TextInput
-        return forms.CharField(widget=widget, strip=True, **common)
+        return forms.CharField(
+            widget=widget,
+            strip=True,
+            min_length=spec.get("minLength"),
+            max_length=spec.get("maxLength"),
+            **common,
+        )
     if kind == "integer":
         return forms.IntegerField(min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common)
     if kind == "number":
@@ -257,6 +263,16 @@ class SchemaForm(forms.Form):
                 if value not in (None, "", []):
                     data[key] = _json_value(value)
             cleaned["data"] = data
+            if self.errors:
+                # The service checks the schema only once the form is valid; show its
+                # findings now too, so a person fixes everything in one round.
+                self.add_field_errors(
+                    {
+                        path: messages
+                        for path, messages in schema_errors(self.schema, data, what="The answer").items()
+                        if PREFIX + path.split(".")[0] not in self.errors
+                    }
+                )
         return cleaned
 
     def add_field_errors(self, field_errors: dict[str, list[str]]) -> None:

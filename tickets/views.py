@@ -45,7 +45,13 @@ def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
     ticket_type = access.submittable_type(user, type_id)
     if ticket_type is None:
         raise Http404("Not found.")
-    form = TicketForm(request.POST or None, request.FILES or None, schema=ticket_type.fields, label="Details")
+    posted = request.method == "POST"  # an empty POST is still an answer (all fields missing)
+    form = TicketForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        schema=ticket_type.fields,
+        label="Details",
+    )
     if request.method == "POST" and form.is_valid():
         try:
             ticket = services.submit_ticket(

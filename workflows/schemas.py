@@ -217,8 +217,48 @@ def schema_errors(schema: dict[str, Any] | None, data: Any, *, what: str) -> dic
             # Attach "x is a required property" to the missing field itself.
             errors.setdefault(error.message.split("'")[1], []).append("This field is required.")
         else:
-            errors.setdefault(path, []).append(error.message)
+            errors.setdefault(path, []).append(_sentence(error))
     return errors
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false (a boolean)",
+    "array": "a list",
+    "object": "an object",
+    "null": "nothing (null)",
+}
+
+
+def _sentence(error: Any) -> str:
+    """jsonschema's message in the words the form fields use ("'ab' is too short" tells a
+    person neither the limit nor the field's rule); anything rarer keeps its own wording."""
+    rule, limit, value = error.validator, error.validator_value, error.instance
+    if rule == "minLength" and isinstance(value, str):
+        return f"Ensure this value has at least {limit} characters (it has {len(value)})."
+    if rule == "maxLength" and isinstance(value, str):
+        return f"Ensure this value has at most {limit} characters (it has {len(value)})."
+    if rule == "minimum":
+        return f"Ensure this value is greater than or equal to {limit}."
+    if rule == "maximum":
+        return f"Ensure this value is less than or equal to {limit}."
+    if rule == "exclusiveMinimum":
+        return f"Ensure this value is greater than {limit}."
+    if rule == "exclusiveMaximum":
+        return f"Ensure this value is less than {limit}."
+    if rule == "pattern":
+        return f"Enter a value in the form {limit}."
+    if rule == "enum" and isinstance(limit, list):
+        return "Select one of: " + ", ".join(repr(v) for v in limit) + "."
+    if rule == "type" and isinstance(limit, str) and limit in _TYPE_WORDS:
+        return f"Enter {_TYPE_WORDS[limit]}."
+    if rule == "minItems":
+        return f"Choose at least {limit}."
+    if rule == "maxItems":
+        return f"Choose at most {limit}."
+    return str(error.message)
 
 
 def unfill_form_schema(schema: Any) -> Any:

@@ -76,7 +76,7 @@ class DryRunTests(TestCase):
             outputs={"manager-approval": {"decision": "maybe"}},
         )
         self.assertEqual(bad.status, FAILED)
-        self.assertIn("is not one of", bad.message)
+        self.assertIn("Select one of: 'approve', 'reject'.", bad.message)
 
     def test_stored_workflow_reports_assignment(self) -> None:
         """Each form task's own rule: the approval goes to the least loaded of the

@@ -105,3 +105,65 @@ class DisplayTests(SimpleTestCase):
     def test_labelled_data_uses_titles(self) -> None:
         rows = labelled_data(SCHEMA, {"laptop": True, "decision": "reject", "extra_key": 3})
         self.assertEqual(rows, [("Needs a laptop", "Yes"), ("Decision", "Reject it"), ("Extra key", "3")])
+
+
+LIMITED = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "title": "Name", "minLength": 3, "maxLength": 10},
+        "code": {"type": "string", "title": "Code", "pattern": "^[A-Z]{2}[0-9]+$"},
+        "reason": {"type": "string", "title": "Reason"},
+    },
+    "required": ["reason"],
+}
+
+
+class OneRoundOfErrorsTests(SimpleTestCase):
+    """Every problem a flat form can show is shown on the first submit, in words a person
+    reads, not in two rounds (the form's, then the schema's) with jsonschema's wording."""
+
+    def test_all_field_problems_come_in_one_round(self) -> None:
+        form = SchemaForm(post(name="ab", code="x1"), schema=LIMITED, label="Answer")
+        self.assertFalse(form.is_valid())
+        self.assertEqual(form.errors[PREFIX + "reason"], ["This field is required."])
+        self.assertEqual(
+            form.errors[PREFIX + "name"], ["Ensure this value has at least 3 characters (it has 2)."]
+        )
+        self.assertEqual(form.errors[PREFIX + "code"], ["Enter a value in the form ^[A-Z]{2}[0-9]+$."])
+
+    def test_a_too_long_value_is_refused_by_the_form(self) -> None:
+        form = SchemaForm(post(name="a" * 11, reason="r"), schema=LIMITED, label="Answer")
+        self.assertFalse(form.is_valid())
+        self.assertEqual(
+            form.errors[PREFIX + "name"], ["Ensure this value has at most 10 characters (it has 11)."]
+        )
+
+    def test_a_valid_answer_passes(self) -> None:
+        form = SchemaForm(post(name="abc", code="AB12", reason="r"), schema=LIMITED, label="Answer")
+        self.assertTrue(form.is_valid(), form.errors)
+
+
+class SchemaMessageTests(SimpleTestCase):
+    """The service's messages (API, MCP, JSON editor) read as sentences too."""
+
+    def test_messages_read_as_sentences(self) -> None:
+        from workflows.schemas import schema_errors
+
+        schema = {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 3},
+                "n": {"type": "integer", "minimum": 1, "maximum": 5},
+                "m": {"type": "integer", "maximum": 5},
+                "kind": {"enum": ["a", "b"]},
+                "flag": {"type": "boolean"},
+            },
+        }
+        errors = schema_errors(
+            schema, {"name": "ab", "n": 0, "m": 9, "kind": "c", "flag": "yes"}, what="Data"
+        )
+        self.assertEqual(errors["name"], ["Ensure this value has at least 3 characters (it has 2)."])
+        self.assertEqual(errors["n"], ["Ensure this value is greater than or equal to 1."])
+        self.assertEqual(errors["m"], ["Ensure this value is less than or equal to 5."])
+        self.assertEqual(errors["kind"], ["Select one of: 'a', 'b'."])
+        self.assertEqual(errors["flag"], ["Enter true or false (a boolean)."])

@@ -119,6 +119,24 @@ class SubmitTests(PagesTestCase):
         with scopes_disabled():
             self.assertEqual(Ticket.objects.filter(company=self.company).count(), 0)
 
+    def test_an_empty_post_is_answered_with_the_required_fields(self) -> None:
+        # An empty body used to build an unbound form: the page came back with no errors.
+        self.client.force_login(self.submitter)
+        response = self.client.post(reverse("ticket_submit", args=[self.tt.pk]), {})
+        self.assertContains(response, "This field is required.")
+        with scopes_disabled():
+            self.assertEqual(Ticket.objects.filter(company=self.company).count(), 0)
+
+    def test_form_and_schema_problems_come_in_one_round(self) -> None:
+        self.client.force_login(self.submitter)
+        response = self.client.post(
+            reverse("ticket_submit", args=[self.tt.pk]), {"data__title": "ab", "data__qty": "many"}
+        )
+        self.assertContains(response, "Enter a whole number.")
+        self.assertContains(response, "Ensure this value has at least 3 characters (it has 2).")
+        with scopes_disabled():
+            self.assertEqual(Ticket.objects.filter(company=self.company).count(), 0)
+
     @override_settings(UPLOAD_MAX_BYTES=10)
     def test_oversized_attachment_is_refused(self) -> None:
         self.client.force_login(self.submitter)
