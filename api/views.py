@@ -18,6 +18,7 @@ from api import operations as ops
 from api import schemas as s
 from api import strictjson
 from api.problems import PROBLEM_TYPE, ApiProblem, problem
+from project import errors
 from workflows.models import WorkflowStatus
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,11 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 @api.exception_handler(Exception)
 def _crash(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path)
-    return problem(500, "Something went wrong on our side; nothing was changed.")
+    if errors.database_unavailable(exc):
+        response = problem(503, errors.API_DETAIL[503])
+        response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
+        return response
+    return problem(500, errors.API_DETAIL[500])
 
 
 def caller(request: HttpRequest) -> ops.Caller:

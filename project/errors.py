@@ -4,12 +4,16 @@ everyone else gets the pages' frame. A logged-in person without back-office acce
 opens the back office is told so, with a link home, instead of the admin login form."""
 
 import logging
+import sys
 from typing import Any
 
 from django.contrib import admin
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
+
+from api.problems import problem
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +21,22 @@ _TITLES = {
     403: "You do not have access to this page",
     404: "Page not found",
     500: "Something went wrong on our side",
+    503: "The service is busy for a moment",
 }
+UNAVAILABLE_EXPLANATION = (
+    "The database did not answer this request, so nothing was saved. Try again in a few seconds."
+)
+RETRY_AFTER_SECONDS = 5
+API_DETAIL = {
+    500: "Something went wrong on our side; nothing was changed.",
+    503: "The database did not answer; nothing was changed. Retry shortly.",
+}
+
+
+def database_unavailable(exception: BaseException | None) -> bool:
+    """A lost or refused connection, a deadlock, a lock or statement timeout: the
+    request can succeed if retried, so the answer is 503, not a bug's 500."""
+    return isinstance(exception, (OperationalError, InterfaceError))
 
 
 def _in_back_office(request: HttpRequest) -> bool:
@@ -51,14 +70,29 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # No database reads here: the failure may be the database. The back office gets its
-    # look from a template that needs no admin context.
+    # look from a template that needs no admin context. Django calls this view while
+    # handling the exception, so sys.exc_info() names it.
+    status = 503 if database_unavailable(sys.exc_info()[1]) else 500
+    if request.path.startswith("/api/"):  # failed before the API's own handlers (session, key)
+        response = problem(status, API_DETAIL[status])
+    else:
+        response = _server_error_page(request, status)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _server_error_page(request: HttpRequest, status: int) -> HttpResponse:
+    context: dict[str, Any] = {"status": status, "title": _TITLES[status]}
+    if status == 503:
+        context["explanation"] = UNAVAILABLE_EXPLANATION
     template = "admin/error_500.html" if request.path.startswith("/admin/") else "500.html"
     try:
-        body = loader.get_template(template).render({"status": 500, "title": _TITLES[500]})
+        body = loader.get_template(template).render(context)
     except Exception:  # the error page must never fail itself
-        logger.exception("The 500 page could not be rendered")
-        body = "<h1>Server error (500)</h1><p><a href='/'>Go to the home page</a></p>"
-    return HttpResponse(body, status=500)
+        logger.exception("The %s page could not be rendered", status)
+        body = f"<h1>Server error ({status})</h1><p><a href='/'>Go to the home page</a></p>"
+    return HttpResponse(body, status=status)
 
 
 def no_back_office(request: HttpRequest) -> HttpResponse | None:

@@ -1,5 +1,6 @@
 """The project's URLs plus two views that fail, to prove the 500 pages (tests only)."""
 
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
@@ -13,4 +14,14 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom (on purpose, for the 500 page test)")
 
 
-urlpatterns = [path("boom/", boom), path("admin/boom/", boom), *project_urls]
+def db_gone(request: HttpRequest) -> HttpResponse:
+    raise OperationalError("server closed the connection unexpectedly (on purpose, for the 503 test)")
+
+
+urlpatterns = [
+    path("boom/", boom),
+    path("admin/boom/", boom),
+    path("db-gone/", db_gone),
+    path("admin/db-gone/", db_gone),
+    *project_urls,
+]

@@ -1,4 +1,9 @@
-from django.test import TestCase, override_settings
+from unittest import skipUnless
+
+import psycopg
+from django.db import connection
+from django.test import TestCase, TransactionTestCase, override_settings
+from django.urls import reverse
 
 from accounts.roles import SystemRole
 from project.testing import make_company, make_user
@@ -75,3 +80,67 @@ class ServerErrorPageTests(TestCase):
             response = self.client.get("/admin/boom/")
         self.assertContains(response, "TicketFlower back office", status_code=500)
         self.assertContains(response, "unfold/css/styles.css", status_code=500)
+
+    def test_a_lost_database_is_503_with_retry_after(self) -> None:
+        for path, marker in (("/db-gone/", "css/app.css"), ("/admin/db-gone/", "unfold/css/styles.css")):
+            with self.subTest(path=path), self.assertLogs("django.request", "ERROR"):
+                response = self.client.get(path)
+                self.assertContains(response, "The service is busy for a moment", status_code=503)
+                self.assertContains(response, "nothing was saved", status_code=503)
+                self.assertContains(response, marker, status_code=503)
+                self.assertEqual(response["Retry-After"], "5")
+
+
+@skipUnless(connection.vendor == "postgresql", "terminates a PostgreSQL backend")
+class ConnectionCutTests(TransactionTestCase):
+    """The connection is really cut (pg_terminate_backend from a second session), as in
+    bench/faults.py: the page and the API answer 503 with Retry-After, not 500."""
+
+    def setUp(self) -> None:
+        self.company = make_company("Cut Co")
+        self.user = make_user(self.company, SystemRole.USER)
+        self.client.raise_request_exception = False
+        self.client.force_login(self.user)
+        self.addCleanup(connection.close)  # unusable after the cut; the next test reconnects
+
+    def cut(self) -> None:
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid  # type: ignore[union-attr]
+        params = connection.get_connection_params()
+        conninfo = {k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
+        with psycopg.connect(**conninfo, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    def test_page_answers_503(self) -> None:
+        self.cut()
+        with self.assertLogs("django.request", "ERROR"):
+            response = self.client.get(reverse("ticket_list"))
+        self.assertContains(response, "The service is busy for a moment", status_code=503)
+        self.assertEqual(response["Retry-After"], "5")
+
+    def test_api_answers_503_problem(self) -> None:
+        self.cut()  # fails in the middleware (the session), before the API's own handlers
+        with self.assertLogs("django.request", "ERROR"):
+            response = self.client.get("/api/v1/tickets")
+        self.assertEqual(response.status_code, 503, response.content)
+        self.assertEqual(response["Retry-After"], "5")
+        self.assertEqual(response["Content-Type"], "application/problem+json")
+        self.assertEqual(response.json()["status"], 503)
+
+
+class ApiDatabaseErrorTests(TestCase):
+    def test_an_api_view_losing_the_database_answers_a_503_problem(self) -> None:
+        # The API's catch-all handler, reached when the connection drops inside an
+        # operation (after the middleware's session read).
+        from django.db import OperationalError
+        from django.test import RequestFactory
+
+        from api.views import _crash
+
+        request = RequestFactory().get("/api/v1/tickets")
+        with self.assertLogs("api.views", "ERROR"):
+            lost = _crash(request, OperationalError("server closed the connection unexpectedly"))
+            bug = _crash(request, RuntimeError("a bug"))
+        self.assertEqual((lost.status_code, lost["Retry-After"]), (503, "5"))
+        self.assertEqual(bug.status_code, 500)
+        self.assertFalse(bug.has_header("Retry-After"))
