@@ -143,6 +143,7 @@ def import_bundle(caller: Caller, bundle: Any) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "published": report.published,
         "changed": report.changed,
+        "warnings": _problems(report.warnings),
     }
 
 

@@ -45,6 +45,9 @@ class ImportReport(Schema):
     unchanged: dict[str, int]
     published: list[str]  # "key vN" for each workflow published as a new version
     changed: bool
+    warnings: list[BundleProblem] = Field(
+        description="Lints of the imported bundle (as /bundles/validate gives them); they did not block it."
+    )
 
 
 class TicketType(Schema):

@@ -88,6 +88,7 @@ class ImportReport:
     updated: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
     unchanged: dict[str, int] = field(default_factory=lambda: {"roles": 0, "workflows": 0, "ticket_types": 0})
     published: list[str] = field(default_factory=list)  # "key v2"
+    warnings: list[Problem] = field(default_factory=list)  # lints: shown, not refused
 
     @property
     def changed(self) -> bool:
@@ -390,10 +391,11 @@ def import_bundle(*, company: Company, bundle: Any, actor: User | None = None) -
     changed (or that was never published) is published as a new version."""
     from tickets.versions import publish  # tickets.versions builds on this module
 
-    problems = validate(bundle, company=company)
+    found = check(bundle, company=company)
+    problems = [p for p in found if p.severity == ERROR]
     if problems:
         raise BundleInvalid(problems)
-    report = ImportReport()
+    report = ImportReport(warnings=[p for p in found if p.severity != ERROR])
     with transaction.atomic():
         roles = {r.name: r for r in CompanyRole.objects.filter(company=company)}
         for spec in bundle.get("company_roles", []):

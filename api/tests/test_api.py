@@ -124,7 +124,10 @@ class BundleTests(ApiTestCase):
         self.assertTrue(body["warnings"])
         self.assertFalse(any("cannot be reached" in p["message"] for p in body["problems"]))
         linted["workflows"][0]["transitions"][0]["to"] = "fix"
-        self.assertEqual(client.post("/bundles/import", linted).status_code, 200)
+        imported = client.post("/bundles/import", linted)
+        self.assertEqual(imported.status_code, 200)
+        # The import says what it let through, as validate did (a client need not call both).
+        self.assertEqual([w["path"] for w in imported.json()["warnings"]], ["$.workflows[0].tasks[2]"])
 
     def test_validate_refuses_bad_json(self) -> None:
         client = self.api(self.creator)

@@ -314,3 +314,14 @@ class CommandTests(TestCase):
         self.assertEqual(json.loads(out.getvalue()), base())
         with self.assertRaises(CommandError):
             call_command("import_bundle", good, company="No Such Co", stdout=StringIO())
+
+    def test_import_command_prints_the_lints_it_let_through(self) -> None:
+        make_company("Lint Co")
+        linted = self.write(
+            mutate(lambda b: TASKS(b).append({"key": "orphan", "title": "O", "type": "FORM"}))
+        )
+        out, err = StringIO(), StringIO()
+        call_command("import_bundle", linted, company="Lint Co", stdout=out, stderr=err)
+        self.assertIn("Imported into Lint Co", out.getvalue())
+        self.assertIn("warning: $.workflows[0].tasks[2]", err.getvalue())
+        self.assertIn("'orphan' cannot be reached", err.getvalue())

@@ -23,4 +23,6 @@ class Command(BaseCommand):
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             raise CommandError(f"Nothing imported: {len(exc.problems)} problem(s).") from exc
+        for warning in report.warnings:
+            self.stderr.write(f"warning: {warning}")
         self.stdout.write(f"Imported into {target}: {report}.")
