@@ -287,6 +287,8 @@ SECURE_CSP = {
 # every script from static files), so 'unsafe-inline' stays out of script-src here too.
 ADMIN_CSP = {**SECURE_CSP, "script-src": ["'self'", "'unsafe-eval'"]}
 
+# Database sessions, read without the ORM (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG and not TESTING:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -121,12 +121,15 @@ def in_any_company(user: Any) -> bool:
     return company_id(user) is not None
 
 
-def has_task_pages(user: Any) -> bool:
+def has_task_pages(user: Any, *, claimable: Callable[[], bool] | None = None) -> bool:
     """My tasks in the navigation: task workers, and anyone who holds a task (the
-    counter, no query) or may claim one."""
+    counter, no query) or may claim one (`claimable`, when the caller already knows,
+    else an EXISTS on `claimable_tasks`)."""
     if company_id(user) is None:
         return False
-    return may_work_tasks(user) or user.open_tasks > 0 or claimable_tasks(user).exists()
+    if may_work_tasks(user) or user.open_tasks > 0:
+        return True
+    return claimable() if claimable is not None else claimable_tasks(user).exists()
 
 
 # --- tickets --------------------------------------------------------------------------------

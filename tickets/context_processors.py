@@ -3,7 +3,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from tickets.selectors import COUNT_CAP, landing_summary, unread_notice_count
+from tickets.selectors import COUNT_CAP, landing_summary
 
 
 def _count_label(n: int | None) -> str:
@@ -24,11 +24,8 @@ def _navigation(request: HttpRequest) -> dict[str, Any]:
             "open_tasks": summary.open_tasks,
             "active_tickets_label": _count_label(summary.active_tickets),
             "open_tasks_label": _count_label(summary.open_tasks),
-        }
-        unread = unread_notice_count(request.user)  # type: ignore[arg-type]
-        cached |= {
-            "unread_notices": unread,
-            "unread_notices_label": _count_label(unread),
+            "unread_notices": summary.unread_notices,
+            "unread_notices_label": _count_label(summary.unread_notices),
         }
         request._tf_navigation = cached  # type: ignore[attr-defined]
     return cached

@@ -51,8 +51,8 @@ class ChecklistTests(TestCase):
         self.client.force_login(self.admin)
         self.client.get("/")
         with (
-            self.assertNumQueries(7) as first
-        ):  # session, user (with company and roles), 1 count (open tasks are a counter), unread notices, 3 checks
+            self.assertNumQueries(6) as first
+        ):  # session, user (with company and roles), the navigation's figures (one statement), 3 checks
             self.client.get("/")
         for _ in range(3):
             make_user(self.company, SystemRole.USER)

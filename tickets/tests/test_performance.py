@@ -118,13 +118,33 @@ class QueryCountTests(PerformanceTestCase):
             self.client.get(reverse("admin:tickets_ticket_changelist"))
         counts = [q for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
         self.assertEqual(counts, [])
-        # The front pages run each count once, bounded.
+        # The front pages run the figures once, in one statement, each count bounded.
+        self.client.force_login(self.submitter)
         with CaptureQueriesContext(connection) as ctx:
             self.client.get(reverse("ticket_list"))
         count_sql = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
         # Active tickets and unread notices, bounded; open tasks are the user's counter, no COUNT.
-        self.assertEqual(len(count_sql), 2, count_sql)
-        self.assertTrue(all("LIMIT 100" in sql for sql in count_sql), count_sql)
+        self.assertEqual(len(count_sql), 1, count_sql)
+        self.assertEqual(count_sql[0].upper().count("COUNT(*)"), 2, count_sql)
+        self.assertEqual(count_sql[0].count("LIMIT 100"), 2, count_sql)
+
+    def test_navigation_figures_follow_the_rows(self) -> None:
+        # One statement answers all three figures; each must still count the right rows.
+        from tickets.models import Notification
+        from tickets.selectors import landing_summary
+
+        with company_scope(self.company):
+            first = landing_summary(self.submitter)
+            submit_ticket(user=self.submitter, ticket_type=self.tt, data={"title": "one"})
+            Notification._base_manager.filter(recipient=self.submitter).update(read_at=None)
+            unread = Notification._base_manager.filter(recipient=self.submitter).count()
+            n, after = count_queries(lambda: landing_summary(self.submitter))
+            other = landing_summary(self.other_user)
+        self.assertEqual(n, 1)
+        self.assertEqual((first.active_tickets, first.unread_notices, first.is_worker), (0, 0, False))
+        self.assertEqual((after.active_tickets, after.unread_notices), (1, unread))
+        self.assertGreater(unread, 0)
+        self.assertEqual((other.active_tickets, other.unread_notices), (0, 0))
 
 
 class SubmitQueryTests(PerformanceTestCase):
