@@ -2,6 +2,8 @@
 
 import json
 from datetime import timedelta
+from time import monotonic
+from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -14,6 +16,7 @@ from django_scopes import scopes_disabled
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, make_workflow, run_queued_tasks
+from tickets import dashboard
 from tickets.models import ErrorStatus, Ticket, TicketError, TicketType
 from tickets.services import submit_ticket
 from tickets.tests.test_bundles import base
@@ -193,6 +196,7 @@ class DashboardTests(BackOfficeTestCase):
         self.client.force_login(self.ticket_admin)
 
         def load() -> tuple[int, object]:
+            dashboard._figures.clear()  # a fresh read each time (they are kept 30 s)
             with CaptureQueriesContext(connection) as ctx:
                 response = self.client.get(reverse("admin:index"))
             self.assertEqual(response.status_code, 200)
@@ -228,6 +232,39 @@ class DashboardTests(BackOfficeTestCase):
         self.client.force_login(self.other_admin)
         _, response = load()
         self.assertEqual(response.context["tf_new_errors"], 0)  # type: ignore[attr-defined]
+
+    def test_figures_are_kept_briefly_per_company(self) -> None:
+        dashboard._figures.clear()
+        url = reverse("admin:index")
+        self.client.force_login(self.ticket_admin)
+        self.assertEqual(self.client.get(url).context["tf_new_errors"], 0)  # type: ignore[attr-defined]
+        ticket = self.ticket()
+        with scopes_disabled():
+            TicketError.objects.create(
+                company=self.company, ticket=ticket, error_type="TASK_UPDATE", message="x"
+            )
+        # Within CACHE_SECONDS the page shows the figures read before, and reads none.
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.get(url)
+        self.assertEqual(response.context["tf_new_errors"], 0)  # type: ignore[attr-defined]
+        self.assertFalse([q for q in ctx.captured_queries if "tickets_ticketerror" in q["sql"]])
+        self.assertContains(response, 'data-testid="as-of"')
+        # Another company's admin gets their own figures, not the cached ones.
+        self.client.force_login(self.other_admin)
+        other_type = make_ticket_type(self.other, self.other_wf, fields={"type": "object"})
+        with company_scope(self.other), self.captureOnCommitCallbacks(execute=True):
+            other = submit_ticket(user=self.other_admin, ticket_type=other_type, data={"title": "o"})
+        with scopes_disabled():
+            for _ in range(2):
+                TicketError.objects.create(
+                    company=self.other, ticket=other, error_type="TASK_UPDATE", message="y"
+                )
+        self.assertEqual(self.client.get(url).context["tf_new_errors"], 2)  # type: ignore[attr-defined]
+        # Once they are older than that, the next view reads them again.
+        self.client.force_login(self.ticket_admin)
+        later = monotonic() + dashboard.CACHE_SECONDS + 1
+        with mock.patch("tickets.dashboard.monotonic", return_value=later):
+            self.assertEqual(self.client.get(url).context["tf_new_errors"], 1)  # type: ignore[attr-defined]
 
 
 class DefinitionAdminTests(BackOfficeTestCase):
