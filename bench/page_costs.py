@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
     parser.add_argument("--top", type=int, default=35, help="functions to print")
+    parser.add_argument("--dump", default="", help="with --cprofile: also write the stats to this file")
     parser.add_argument(
         "--templates", action="store_true", help="CPU ms per template, own and with its includes"
     )
@@ -163,6 +164,8 @@ def main() -> None:
             templates.uninstall()
             print(templates.report(args.n, args.top))
         if profiler:
+            if args.dump:
+                profiler.dump_stats(args.dump)
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(out.getvalue())

@@ -334,6 +334,20 @@ class TicketOperationsMixin:
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         return self._bulk(request, queryset, "cancel")
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is not None and from_field is None:
+            # The page's operation buttons need the instance's state: when the row came
+            # with its instance (select_related), read it there, not in one more query.
+            row = obj
+            for part in self.instance_path.split("__"):
+                row = row._state.fields_cache.get(part)
+                if row is None:
+                    return obj
+            states = request.__dict__.setdefault("_tf_states", {})
+            states[(type(self).__name__, str(object_id))] = (row.status, row.hold_reason)
+        return obj
+
     # Detail actions show only in the states where they apply (unfold asks
     # has_<name>_permission(request, object_id) for each listed permission).
     def _state_of(self, request: HttpRequest, object_id: Any) -> tuple[str, str] | None:

@@ -2,12 +2,19 @@
 per distinct content, and still different per role, page and person."""
 
 import re
+from unittest import mock
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
-from project.testing import make_company, make_user
+from accounts.tenancy import company_scope
+from project.testing import make_company, make_ticket_type, make_user, make_workflow
+from tickets.models import FileUpload, TicketError
+from tickets.services import submit_ticket
 from tickets.templatetags import admin_chrome
 
 SIDEBAR = "admin/tf_sidebar.html"
@@ -73,3 +80,71 @@ class CachedSidebarTests(TestCase):
         self.assertIn("Bob Betaworker", beta)  # ...with the person's own menu
         for leaked in ("Alice", "Alphaworker", "Alpha Co", self.ticket_admin.email):
             self.assertNotIn(leaked, beta)
+
+
+class TicketPageTests(TestCase):
+    """The ticket page's lean rendering: one template loop for its read-only fields, and
+    errors and attachments as tables instead of read-only inlines."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.company = make_company("Page Co")
+        cls.admin = make_user(cls.company, SystemRole.TICKET_ADMIN)
+        submitter = make_user(cls.company, SystemRole.USER)
+        wf = make_workflow(cls.company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
+        tt = make_ticket_type(cls.company, wf, fields={"type": "object"})
+        with company_scope(cls.company):
+            cls.ticket = submit_ticket(user=submitter, ticket_type=tt, data={"title": "Printer on fire"})
+        with scopes_disabled():
+            for i in range(3):
+                TicketError.objects.create(
+                    company=cls.company, ticket=cls.ticket, error_type="TASK_UPDATE", message=f"boom {i}"
+                )
+                FileUpload.objects.create(company=cls.company, ticket=cls.ticket, filename=f"log{i}.txt")
+            cls.errors = list(TicketError.objects.filter(ticket=cls.ticket))
+            cls.files = list(FileUpload.objects.filter(ticket=cls.ticket))
+
+    def page(self) -> object:
+        self.client.force_login(self.admin)
+        response = self.client.get(reverse("admin:tickets_ticket_change", args=[self.ticket.pk]))
+        self.assertEqual(response.status_code, 200)
+        return response
+
+    def test_fields_render_in_one_loop_with_their_labels_and_values(self) -> None:
+        response = self.page()
+        self.assertIn("admin/tickets/ticket/change_form.html", names(response))
+        self.assertNotIn("unfold/helpers/fieldset_row.html", names(response))
+        html = response.content.decode()  # type: ignore[attr-defined]
+        for label in ("Title", "Ticket type", "Status", "Tasks", "Timeline (latest first)"):
+            self.assertIn(f">{label}</label>", html)
+        self.assertIn("Printer on fire", html)
+
+    def test_errors_and_attachments_are_tables_with_links(self) -> None:
+        response = self.page()
+        self.assertEqual(response.context["inline_admin_formsets"], [])  # type: ignore[attr-defined]
+        html = response.content.decode()  # type: ignore[attr-defined]
+        for error in self.errors:
+            self.assertIn(reverse("admin:tickets_ticketerror_change", args=[error.pk]), html)
+            self.assertIn(error.message, html)
+        for upload in self.files:
+            self.assertIn(reverse("attachment_download", args=[upload.pk]), html)
+
+    def test_long_lists_are_bounded_with_a_link_to_all(self) -> None:
+        with mock.patch("tickets.admin.tickets.PAGE_ROWS", 2):
+            html = self.page().content.decode()  # type: ignore[attr-defined]
+        self.assertEqual(len(re.findall(r"/admin/tickets/ticketerror/\d+/change/", html)), 2)
+        self.assertEqual(len(re.findall(r"/attachments/\d+/", html)), 2)
+        self.assertIn(f"/admin/tickets/ticketerror/?ticket__id__exact={self.ticket.pk}", html)
+        self.assertIn(f"/admin/tickets/fileupload/?ticket__id__exact={self.ticket.pk}", html)
+        self.assertNotIn("boom 0", html)  # the oldest error is past the first page
+
+    def test_the_ticket_row_is_read_once_for_page_and_operation_buttons(self) -> None:
+        self.client.force_login(self.admin)
+        url = reverse("admin:tickets_ticket_change", args=[self.ticket.pk])
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.get(url)
+        reads = [q["sql"] for q in ctx.captured_queries if 'FROM "tickets_ticket"' in q["sql"]]
+        self.assertEqual(len(reads), 1, reads)
+        # The buttons still follow the state: a running ticket can be held, not resumed.
+        self.assertContains(response, f"/admin/tickets/ticket/{self.ticket.pk}/hold/")
+        self.assertNotContains(response, f"/admin/tickets/ticket/{self.ticket.pk}/resume/")
