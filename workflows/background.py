@@ -188,7 +188,7 @@ def _fail_task(instance: WorkflowInstance, task: TaskInstance, message: str, *, 
     engine.hold_with_error(
         instance,
         ErrorType.TASK_UPDATE,
-        f"Step '{task.task_definition.key}' failed: {message}",
+        f"Step {engine.step_name(task.task_definition)} failed: {message}",
         task=task,
         stack_trace=trace,
     )

@@ -41,6 +41,13 @@ class Step:
     candidates: list[Candidate] = field(default_factory=list)
     next: str | None = None
 
+    @property
+    def name(self) -> str:
+        # As the engine names steps (engine.step_name): the title, and the key that
+        # `outputs` and `responses` are keyed by.
+        title = self.title or self.key
+        return f"'{title}'" if title == self.key else f"'{title}' ({self.key})"
+
 
 @dataclass
 class DryRunResult:
@@ -104,18 +111,18 @@ def dry_run(
         try:
             step.input = apply_transform(spec.get("input_transform"), context) or {}
         except ExpressionError as exc:
-            return _end(result, FAILED, f"Input transform of '{current}' failed: {exc}")
+            return _end(result, FAILED, f"Input transform of {step.name} failed: {exc}")
         if spec.get("input_transform"):
             step.transforms.append({"name": "input_transform", "input": context, "output": step.input})
         if spec["type"] == "FORM":
             step.assignee = assignee(spec) if assignee else ""
             found, output = _take(outputs, current, visit)
             if not found:
-                return _end(result, WAITING, f"Waits for the form output of '{current}'.")
+                return _end(result, WAITING, f"Waits for the form output of {step.name}.")
             errors = schema_errors(spec.get("output_schema"), output, what="The output")
             if errors:
                 detail = "; ".join(f"{k or 'output'}: {', '.join(v)}" for k, v in errors.items())
-                return _end(result, FAILED, f"The output given for '{current}' is invalid: {detail}")
+                return _end(result, FAILED, f"The output given for {step.name} is invalid: {detail}")
             step.output = output
         else:
             found, response = _take(responses, current, visit)
@@ -141,7 +148,7 @@ def dry_run(
         current = _route(step, sorted(outgoing.get(current, []), key=lambda x: (x[0], x[1])), data, result)
         if result.status != COMPLETED:
             return result
-    result.message = result.message or f"Completed after '{result.steps[-1].key}'."
+    result.message = result.message or f"Completed after {result.steps[-1].name}."
     return result
 
 
@@ -169,7 +176,7 @@ def _route(
             return step.next
     default = next((tr for _, _, tr in transitions if not tr.get("condition")), None)
     if default is None:
-        _end(result, FAILED, f"No transition from '{step.key}' matched and there is no default path.")
+        _end(result, FAILED, f"No transition from {step.name} matched and there is no default path.")
         return None
     step.candidates.append(Candidate(to=default["to"], condition="", priority=default.get("priority", 0)))
     step.next = default["to"]

@@ -155,6 +155,13 @@ def set_status(instance: WorkflowInstance, status: str, *, hold_reason: str = ""
     save_instance(instance, "status", "hold_reason", "automated_steps")
 
 
+def step_name(task_def: TaskDefinition) -> str:
+    """A step as people and tools both find it in messages: its title, and its key
+    when that differs ("'Manager approval' (manager-approval)")."""
+    title = task_def.title or task_def.key
+    return f"'{title}'" if title == task_def.key else f"'{title}' ({task_def.key})"
+
+
 def hold_with_error(
     instance: WorkflowInstance,
     error_type: str,
@@ -199,7 +206,7 @@ def enter_task(
                 instance,
                 error_type,
                 f"Stopped: more than {settings.WORKFLOW_MAX_AUTOMATED_STEPS} automated steps "
-                f"in a row without a human task (last: {task_def.key}). Check the workflow "
+                f"in a row without a human task (last: {step_name(task_def)}). Check the workflow "
                 "for a loop between actions.",
             )
             return None
@@ -214,7 +221,7 @@ def enter_task(
         hold_with_error(
             instance,
             error_type,
-            f"Input transform of task '{task_def.key}' failed: {exc}",
+            f"Input transform of step {step_name(task_def)} failed: {exc}",
             stack_trace=traceback.format_exc(),
         )
         return None
@@ -341,7 +348,7 @@ def advance(instance: WorkflowInstance, finished: TaskInstance) -> None:
         hold_with_error(
             instance,
             ErrorType.WORKFLOW_TRANSITION,
-            f"No transition from '{finished.task_definition.key}' matched and there is no default path.",
+            f"No transition from {step_name(finished.task_definition)} matched and there is no default path.",
             task=finished,
         )
         return
@@ -393,9 +400,9 @@ def _record_route(
     winner: Transition | None,
 ) -> None:
     message = (
-        f"Routed from '{finished.task_definition.key}' to '{winner.to_task.key}'."
+        f"Routed from {step_name(finished.task_definition)} to {step_name(winner.to_task)}."
         if winner
-        else f"No route from '{finished.task_definition.key}'."
+        else f"No route from {step_name(finished.task_definition)}."
     )
     emit(
         instance,

@@ -163,7 +163,7 @@ class DryRunAdminTests(TestCase):
         )
         self.assertContains(response, "ticket.amount &gt; `1000`")
         self.assertContains(response, "manager-approval")
-        self.assertContains(response, "Waits for the form output of &#x27;order&#x27;.")
+        self.assertContains(response, "Waits for the form output of &#x27;Place the order&#x27; (order).")
         self.assertContains(self.client.post(url, {"ticket": "[oops"}), "Enter a valid JSON.")
         outsider = make_user(make_company(), *SystemRole.values)
         self.client.force_login(outsider)

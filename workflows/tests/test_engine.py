@@ -78,7 +78,7 @@ class PathTests(EngineTestCase):
         self.assertEqual(task.status, TaskStatus.COMPLETED)
         self.assertEqual(self.status(ticket), WorkflowStatus.ON_HOLD)
         self.assertEqual(self.errors(ticket)[0][0], "WORKFLOW_TRANSITION")
-        self.assertIn("No transition from 'a' matched", self.errors(ticket)[0][1])
+        self.assertIn("No transition from 'A' (a) matched", self.errors(ticket)[0][1])
         # Fix the data the condition reads, then retry re-evaluates the routing.
         instance = ticket.workflow_instance
         instance.refresh_from_db()
