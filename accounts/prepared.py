@@ -6,11 +6,19 @@ query is the queryset its `build` function returns for placeholder ids ("sentine
 compiled once per process, connection and key; a call binds the real ids into the
 compiled parameters and runs the SQL. The queryset stays the one definition of the query.
 
-`build(key, *ids)` receives the caller's key and ids only (never a request's objects), so
-what it returns can differ between calls only through them: the key must name every
-choice that changes the query (a role, a branch), the ids are bound as parameters. Under DEBUG or TESTING
-each call also builds and compiles the queryset for the real ids and asserts the same
-SQL and parameters, so the test suite checks every key and every binding."""
+`build(key, *args)` gets the caller's key and args: ids (ints) and users. An id is
+replaced by a sentinel; a user by a copy of it whose pk and company_id are sentinels
+(everything else, its roles too, stays as the first caller's). So the key must name every
+choice that changes the query other than those ids: a branch on a role, a flag. Builds
+run with django-scopes disabled: the queryset filters its company itself (as every
+`tickets.access` rule does), never through the ambient scope.
+
+An id beyond 64 bits (a URL may carry one) matches no row: `objects` and `tuples` return
+nothing and `row` None, without a query (the database would refuse the parameter).
+
+Under DEBUG or TESTING each call also builds and compiles the queryset for the real args
+and asserts the same SQL and parameters, so the test suite checks every key and binding
+with the real users of each test."""
 
 import copy
 from collections.abc import Callable, Hashable
@@ -19,12 +27,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet, Value
 from django.db.models.query import ModelIterable
 from django.db.models.sql.compiler import SQLCompiler
+from django_scopes import scopes_disabled
 
-# Never a real id (ids are positive); one per positional argument of `build`.
-_SENTINELS = tuple(-7_300_000_001 - i for i in range(6))
+from accounts.models import User
+
+# Never a real id (ids are positive): one per id argument of `build`, two per user.
+_SENTINELS = tuple(-7_300_000_001 - i for i in range(48))
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,12 @@ class Composed:
 
     template: str
     querysets: tuple[QuerySet[Any], ...]
+
+    @classmethod
+    def exists(cls, queryset: QuerySet[Any]) -> "Composed":
+        """SELECT EXISTS over `queryset` (one constant column, at most one row)."""
+        rows = queryset.order_by().annotate(_one=Value(1)).values("_one")[:1]
+        return cls("SELECT EXISTS ({0})", (rows,))
 
 
 @dataclass(frozen=True)
@@ -72,23 +89,53 @@ class _Run:
         return self._compiler
 
 
+def _stand_ins(args: tuple[Any, ...]) -> tuple[list[Any], dict[int, Any]]:
+    sentinels = iter(_SENTINELS)
+    stand_ins: list[Any] = []
+    binding: dict[int, Any] = {}
+    for arg in args:
+        if isinstance(arg, User):
+            if arg.pk is None or arg.company_id is None:
+                raise ValueError("A prepared query's user needs an id and a company.")
+            pk, company = next(sentinels), next(sentinels)
+            user = copy.copy(arg)
+            user.pk, user.company_id = pk, company
+            user._state.fields_cache = {}  # its company, under the real id
+            binding |= {pk: arg.pk, company: arg.company_id}
+            stand_ins.append(user)
+        elif type(arg) is int:
+            binding[sentinel := next(sentinels)] = arg
+            stand_ins.append(sentinel)
+        else:
+            raise TypeError(f"A prepared query takes ids and users, not {type(arg).__name__}.")
+    return stand_ins, binding
+
+
+def _out_of_range(args: tuple[Any, ...]) -> bool:
+    return any(type(a) is int and not -(2**63) <= a < 2**63 for a in args)
+
+
 class Prepared:
     def __init__(self, build: Callable[..., QuerySet[Any] | Composed]) -> None:
-        """`build(key, *ids)` returns the queryset (or `Composed`) for that key and ids."""
+        """`build(key, *args)` returns the queryset (or `Composed`) for that key and args."""
         self._build = build
-        self._cache: dict[tuple[str, str, Hashable, int], _Compiled] = {}
+        self._cache: dict[tuple[str, str, Hashable, tuple[bool, ...]], _Compiled] = {}
 
-    def _compiled(self, key: Hashable, ids: tuple[int, ...], using: str) -> tuple[_Compiled, tuple[Any, ...]]:
+    def _compiled(
+        self, key: Hashable, args: tuple[Any, ...], using: str
+    ) -> tuple[_Compiled, tuple[Any, ...]]:
         connection = connections[using]
-        cache_key = (using, connection.vendor, key, len(ids))
+        cache_key = (using, connection.vendor, key, tuple(isinstance(a, User) for a in args))
+        stand_ins, binding = _stand_ins(args)
         compiled = self._cache.get(cache_key)
         if compiled is None:
-            compiled = _compile(self._build(key, *_SENTINELS[: len(ids)]), using)
+            with scopes_disabled():
+                compiled = _compile(self._build(key, *stand_ins), using)
             self._cache[cache_key] = compiled
-        binding = dict(zip(_SENTINELS, ids, strict=False))
         params = tuple(binding.get(p, p) if type(p) is int else p for p in compiled.params)
         if settings.DEBUG or settings.TESTING:
-            fresh = _compile(self._build(key, *ids), using)
+            with scopes_disabled():
+                fresh = _compile(self._build(key, *args), using)
             if (fresh.sql, fresh.params) != (compiled.sql, params):
                 raise AssertionError(
                     f"Prepared query for key {key!r} differs from its queryset:\n"
@@ -96,18 +143,31 @@ class Prepared:
                 )
         return compiled, params
 
-    def row(self, key: Hashable, *ids: int, using: str = "default") -> tuple[Any, ...] | None:
+    def row(self, key: Hashable, *args: Any, using: str = "default") -> tuple[Any, ...] | None:
         """The first row of the statement, as the database returns it."""
-        compiled, params = self._compiled(key, ids, using)
+        if _out_of_range(args):
+            return None
+        compiled, params = self._compiled(key, args, using)
         with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
         return None if row is None else tuple(row)
 
-    def objects(self, key: Hashable, *ids: int, using: str = "default") -> list[Model]:
+    def tuples(self, key: Hashable, *args: Any, using: str = "default") -> list[tuple[Any, ...]]:
+        """Every row, as the database returns it (no field converters: plain columns)."""
+        if _out_of_range(args):
+            return []
+        compiled, params = self._compiled(key, args, using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def objects(self, key: Hashable, *args: Any, using: str = "default") -> list[Any]:
         """The model instances the queryset would return (select_related and annotations
         included), without building or compiling it."""
-        compiled, params = self._compiled(key, ids, using)
+        if _out_of_range(args):
+            return []
+        compiled, params = self._compiled(key, args, using)
         assert compiled.compiler is not None and compiled.queryset is not None, "objects() needs a QuerySet"
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[using]  # this thread's connection

@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
+from accounts.prepared import Composed, Prepared
 from accounts.roles import SystemRole
 from accounts.tenancy import visible_rows
 from tickets.models import FileUpload, Ticket, TicketError, TicketType
@@ -150,14 +151,11 @@ def submittable_types(user: Any) -> QuerySet[TicketType]:
     )
 
 
-def submittable_type(user: Any, type_id: int) -> TicketType | None:
-    """One type the user may submit (with its workflow), else None. Remembered on the
-    user object for this request, so the submit service's `may_submit` re-check of the
-    same type costs no second query."""
+def _submittable_type(key: str, user: Any, type_id: int) -> QuerySet[TicketType]:
     # The workflow's live version (snapshot id, time) rides along: a submit finds its
     # frozen rows in `tickets.versions`' per-process cache instead of a second query.
     live = WorkflowVersion._base_manager.filter(workflow_id=OuterRef("workflow_id")).order_by("-number")
-    ticket_type = (
+    return (
         submittable_types(user)
         .select_related("workflow")
         .annotate(
@@ -165,8 +163,21 @@ def submittable_type(user: Any, type_id: int) -> TicketType | None:
             live_published_at=Subquery(live.values("created_at")[:1]),
         )
         .filter(pk=type_id)
-        .first()
     )
+
+
+# Prepared (accounts.prepared): building this query cost 2.9 ms of CPU per submit.
+_SUBMITTABLE_TYPE = Prepared(_submittable_type)
+
+
+def submittable_type(user: Any, type_id: int) -> TicketType | None:
+    """One type the user may submit (with its workflow), else None. Remembered on the
+    user object for this request, so the submit service's `may_submit` re-check of the
+    same type costs no second query."""
+    if not may_submit_tickets(user):
+        return None
+    found = _SUBMITTABLE_TYPE.objects("type", user, type_id)
+    ticket_type: TicketType | None = found[0] if found else None
     if ticket_type is not None:
         user.__dict__.setdefault("_tf_submittable", set()).add(ticket_type.pk)
     return ticket_type
@@ -264,10 +275,18 @@ def on_ticket_team(user: Any, ticket: Ticket) -> bool:
         return False
     if manages_tickets(user):
         return True
+    row = _WORKED_ON.row("worked on", user, ticket.workflow_instance_id, ticket.created_by_id)
+    return bool(row and row[0])
+
+
+def _worked_on(key: str, user: Any, instance_id: int, submitter_id: int) -> Composed:
     held = TaskInstance.objects.filter(
-        workflow_instance_id=ticket.workflow_instance_id, assigned_to_id=user.pk
+        company_id=user.company_id, workflow_instance_id=instance_id, assigned_to_id=user.pk
     )
-    return _worked_tasks(held, ticket.created_by_id).exists()
+    return Composed.exists(_worked_tasks(held, submitter_id))
+
+
+_WORKED_ON = Prepared(_worked_on)  # accounts.prepared: every ticket page asks
 
 
 def may_reply(user: Any, ticket: Ticket) -> bool:

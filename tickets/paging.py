@@ -57,24 +57,21 @@ def _beyond(key: str, cursor: tuple[datetime, int], *, ascending: bool) -> Q:
     return Q(**{f"{key}__lte": moment}) & (Q(**{f"{key}__lt": moment}) | Q(pk__lt=pk))
 
 
-def keyset_page(
+def _order(key: str, ascending: bool) -> list[str]:
+    return [key, "pk"] if ascending else [f"-{key}", "-pk"]
+
+
+def page_query(
     queryset: QuerySet[Any],
     *,
     key: str,
-    newest_first: bool,
+    ascending: bool,
     size: int,
-    after: str | None = None,
-    before: str | None = None,
+    cursor: tuple[datetime, int] | None = None,
     load: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda qs: qs,
-) -> KeysetPage:
-    """The page after `after` (or before `before`) of `queryset` ordered by (key, id),
-    descending when `newest_first`. `load` adds what the page shows (select_related,
-    only) to the query that fetches the page's rows by id."""
-    back = decode(before)
-    cursor = back or decode(after)
-    forward = back is None
-    ascending = (not newest_first) == forward  # the direction this query reads in
-    order = [key, "pk"] if ascending else [f"-{key}", "-pk"]
+) -> QuerySet[Any]:
+    """The query for up to size+1 rows of `queryset` after `cursor` in (key, id) order."""
+    order = _order(key, ascending)
     qs = queryset.order_by(*order)
     if cursor is not None:
         qs = qs.filter(_beyond(key, cursor, ascending=ascending))
@@ -84,7 +81,34 @@ def keyset_page(
     # underestimates how many there are (it did for a worker with 3,400 open tasks).
     # The second step looks rows up by primary key only (the ids came from `queryset`).
     page_ids = qs.values("pk")[: size + 1]
-    rows = list(load(queryset.model._base_manager.filter(pk__in=page_ids)).order_by(*order))
+    return load(queryset.model._base_manager.filter(pk__in=page_ids)).order_by(*order)
+
+
+def keyset_page(
+    queryset: QuerySet[Any] | Callable[[], QuerySet[Any]],
+    *,
+    key: str,
+    newest_first: bool,
+    size: int,
+    after: str | None = None,
+    before: str | None = None,
+    load: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda qs: qs,
+    first_page: Callable[[], list[Any]] | None = None,
+) -> KeysetPage:
+    """The page after `after` (or before `before`) of `queryset` ordered by (key, id),
+    descending when `newest_first`. `load` adds what the page shows (select_related,
+    only) to the query that fetches the page's rows by id. `queryset` may be a function
+    (built only when needed); `first_page`, when given, returns the first page's size+1
+    rows instead (a prepared `page_query`: the page most requests ask for)."""
+    back = decode(before)
+    cursor = back or decode(after)
+    forward = back is None
+    ascending = (not newest_first) == forward  # the direction this query reads in
+    if cursor is None and first_page is not None:
+        rows = first_page()
+    else:
+        source = queryset() if callable(queryset) else queryset
+        rows = list(page_query(source, key=key, ascending=ascending, size=size, cursor=cursor, load=load))
     more = len(rows) > size
     rows = rows[:size]
     if not forward:

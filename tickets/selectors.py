@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, Prefetch, Q, QuerySet, Value
+from django.db.models import Model, Prefetch, Q, QuerySet, Value, prefetch_related_objects
 
 from accounts.models import User
 from accounts.prepared import Composed, Prepared
-from accounts.tenancy import company_scope
 from tickets import access
 from tickets.forms import choices_of
 from tickets.models import (
@@ -20,7 +19,10 @@ from tickets.models import (
     Notification,
     NotificationPreference,
     Ticket,
+    TicketError,
+    TimelineEvent,
 )
+from tickets.paging import page_query
 from workflows.models import (
     ACTIVE_WORKFLOW_STATUSES,
     TaskDefinition,
@@ -42,6 +44,32 @@ def ticket_list(user: User, *, archived: bool, search: str = "") -> QuerySet[Tic
     return qs
 
 
+def _page_ticket(manages: bool, user: User, ticket_id: int) -> QuerySet[Ticket]:
+    return (
+        access.visible_tickets(user)
+        .filter(pk=ticket_id)
+        .select_related(
+            "ticket_type",
+            "workflow_instance",
+            "workflow_instance__current_task",
+            "workflow_instance__workflow",  # the diagram's version (its rows cached per process)
+            "created_by",
+        )
+    )
+
+
+_PAGE_TICKET = Prepared(_page_ticket)
+
+
+def page_ticket(user: User, ticket_id: int) -> Ticket | None:
+    """The ticket page's ticket if the user may see it (`access.visible_tickets`), with
+    what the page shows of it, in one prepared query."""
+    if access.company_id(user) is None:
+        return None
+    found: list[Ticket] = _PAGE_TICKET.objects(access.manages_tickets(user), user, ticket_id)
+    return found[0] if found else None
+
+
 def ticket_list_columns(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """What the list shows, and only that: no JSON document is read or decoded per row."""
     return qs.select_related("ticket_type", "workflow_instance").only(
@@ -60,12 +88,29 @@ def ticket_list_columns(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 COUNT_CAP = 100
 
 
-def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance | None]]:
-    """Pairs each ticket with its newest task (one query for the whole page)."""
-    instance_ids = [t.workflow_instance_id for t in tickets]
-    latest: dict[int, TaskInstance] = {}
+def _first_ticket_page(key: tuple[bool, int], user: User) -> QuerySet[Ticket]:
+    archived, size = key
+    return page_query(
+        ticket_list(user, archived=archived),
+        key="created_at",
+        ascending=False,
+        size=size,
+        load=ticket_list_columns,
+    )
+
+
+_FIRST_TICKET_PAGE = Prepared(_first_ticket_page)
+
+
+def first_ticket_page(user: User, *, archived: bool, size: int) -> list[Ticket]:
+    """The newest size+1 tickets of the list without a search: the page most requests
+    ask for, prepared (accounts.prepared)."""
+    return _FIRST_TICKET_PAGE.objects((archived, size), user)
+
+
+def _current_tasks(count: int, company_id: int, *instance_ids: int) -> QuerySet[TaskInstance]:
     tasks = (
-        TaskInstance.objects.filter(workflow_instance_id__in=instance_ids)
+        TaskInstance.objects.filter(company_id=company_id, workflow_instance_id__in=instance_ids)
         .select_related("task_definition", "assigned_to")
         .only(
             "id",
@@ -79,7 +124,19 @@ def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance
         )
         .order_by("workflow_instance_id", "-created_at", "-id")
     )
-    for task in tasks.distinct("workflow_instance_id") if connection.vendor == "postgresql" else tasks:
+    return tasks.distinct("workflow_instance_id") if connection.vendor == "postgresql" else tasks
+
+
+_CURRENT_TASKS = Prepared(_current_tasks)
+
+
+def with_current_tasks(tickets: list[Ticket]) -> list[tuple[Ticket, TaskInstance | None]]:
+    """Pairs each ticket with its newest task (one prepared query for the whole page)."""
+    if not tickets:
+        return []
+    instance_ids = [t.workflow_instance_id for t in tickets]
+    latest: dict[int, TaskInstance] = {}
+    for task in _CURRENT_TASKS.objects(len(instance_ids), tickets[0].company_id, *instance_ids):
         latest.setdefault(task.workflow_instance_id, task)
     return [(t, latest.get(t.workflow_instance_id)) for t in tickets]
 
@@ -159,14 +216,52 @@ SUBMITTER_EVENT_KINDS = (
 COMMENT_LIMIT = 300
 
 
+def _detail_part(key: tuple[str, bool], company_id: int, ticket_id: int, instance_id: int) -> QuerySet[Any]:
+    """The ticket page's reads of one ticket's rows (prepared below). Each names its
+    company: prepared queries never lean on the request's scope."""
+    part, flag = key
+    if part == "tasks":
+        return (
+            TaskInstance.objects.filter(company_id=company_id, workflow_instance_id=instance_id)
+            .select_related("task_definition", "assigned_to")
+            .order_by("created_at", "id")
+        )
+    if part == "errors":
+        errors = TicketError.objects.filter(company_id=company_id, ticket_id=ticket_id)
+        return errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5]
+    if part == "attachments":
+        return FileUpload.objects.filter(company_id=company_id, ticket_id=ticket_id, comment__isnull=True)
+    if part == "comments":  # flag: internal notes included
+        comments = Comment.objects.filter(company_id=company_id, ticket_id=ticket_id).select_related("author")
+        comments = comments if flag else comments.filter(internal=False)
+        return comments.order_by("-created_at", "-id")[:COMMENT_LIMIT]
+    raise ValueError(part)
+
+
+def _timeline_part(key: tuple[str, bool, bool], company_id: int, ticket_id: int) -> QuerySet[TimelineEvent]:
+    _, staff_view, team_view = key
+    events = TimelineEvent.objects.filter(company_id=company_id, ticket_id=ticket_id)
+    if not staff_view:  # submitters see the story, not the plumbing (URLs, retries, routing data)
+        events = events.filter(kind__in=SUBMITTER_EVENT_KINDS + (("internal_note",) if team_view else ()))
+    return events.select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LIMIT]
+
+
+# Prepared (accounts.prepared): building these querysets cost more CPU than the page's
+# whole template.
+_DETAIL = Prepared(_detail_part)
+_TIMELINE = Prepared(_timeline_part)
+
+
 def ticket_comments(ticket: Ticket, *, include_internal: bool) -> list[Comment]:
     """The conversation, oldest first, with authors and attachments (two queries)."""
-    qs = ticket.comments.select_related("author").prefetch_related(
-        Prefetch("attachments", queryset=FileUpload.objects.order_by("uploaded_at", "id"))
+    newest: list[Comment] = _DETAIL.objects(
+        ("comments", include_internal), ticket.company_id, ticket.pk, ticket.workflow_instance_id
     )
-    if not include_internal:
-        qs = qs.filter(internal=False)
-    newest = list(qs.order_by("-created_at", "-id")[:COMMENT_LIMIT])
+    for comment in newest:
+        comment.ticket = ticket
+    prefetch_related_objects(
+        newest, Prefetch("attachments", queryset=FileUpload.objects.order_by("uploaded_at", "id"))
+    )
     return newest[::-1]
 
 
@@ -196,19 +291,22 @@ def ticket_detail_context(
     internal notes (defaults to staff_view)."""
     team_view = staff_view if team_view is None else team_view
     instance = ticket.workflow_instance
-    tasks = list(instance.tasks.select_related("task_definition", "assigned_to").order_by("created_at", "id"))
+    ids = (ticket.company_id, ticket.pk, ticket.workflow_instance_id)
+    tasks: list[TaskInstance] = _DETAIL.objects(("tasks", False), *ids)
+    for task in tasks:
+        task.workflow_instance = instance
     current = tasks[-1] if tasks else None
-    timeline_qs = ticket.timeline.select_related("actor").order_by("-created_at", "-id")
-    if not staff_view:  # submitters see the story, not the plumbing (URLs, retries, routing data)
-        kinds = SUBMITTER_EVENT_KINDS + (("internal_note",) if team_view else ())
-        timeline_qs = timeline_qs.filter(kind__in=kinds)
-    timeline = list(timeline_qs[:TIMELINE_LIMIT])
-    open_errors = list(ticket.errors.exclude(status=ErrorStatus.RESOLVED).order_by("-created_at")[:5])
+    timeline: list[TimelineEvent] = _TIMELINE.objects(("timeline", staff_view, team_view), *ids[:2])
+    open_errors: list[TicketError] = _DETAIL.objects(("errors", False), *ids)
+    for event in timeline:
+        event.ticket = ticket
+    for error in open_errors:
+        error.ticket = ticket
     return {
         "ticket": ticket,
         "instance": instance,
         "rows": labelled_data(ticket.ticket_type.fields, ticket.data),
-        "attachments": list(ticket.attachments.filter(comment__isnull=True)),
+        "attachments": _DETAIL.objects(("attachments", False), *ids),
         "comments": ticket_comments(ticket, include_internal=team_view),
         "outcomes": public_outcomes(tasks),
         # The newest cancellation's reason (the engine puts it on the 'cancelled' event).
@@ -280,21 +378,14 @@ def _just_rows[M: Model](qs: QuerySet[M]) -> QuerySet[Any]:
     return qs.order_by().annotate(one=Value(1)).values("one")
 
 
-def _navigation_statement(active: bool, user_id: int, company_id: int) -> Composed:
+def _navigation_statement(active: bool, user: User) -> Composed:
     """The navigation's figures in one statement: a claimable queue task exists, the
     unread notices and (for submitters) the active tickets, both bounded by COUNT_CAP."""
-    user = User(pk=user_id, company_id=company_id, is_active=True)
-    with company_scope(company_id):
-        querysets = [
-            _just_rows(access.claimable_tasks(user))[:1],
-            _just_rows(Notification._base_manager.filter(recipient_id=user_id, read_at__isnull=True))[
-                :COUNT_CAP
-            ],
-        ]
-        if active:
-            querysets.append(_just_rows(access.own_tickets(user).filter(is_active=True))[:COUNT_CAP])
+    unread = Notification._base_manager.filter(recipient_id=user.pk, read_at__isnull=True)
+    querysets = [_just_rows(access.claimable_tasks(user))[:1], _just_rows(unread)[:COUNT_CAP]]
     template = "SELECT EXISTS ({0}), (SELECT COUNT(*) FROM ({1}) unread)"
     if active:
+        querysets.append(_just_rows(access.own_tickets(user).filter(is_active=True))[:COUNT_CAP])
         template += ", (SELECT COUNT(*) FROM ({2}) active)"
     return Composed(template, tuple(querysets))
 
@@ -309,8 +400,7 @@ def landing_summary(user: User) -> LandingSummary:
     user without a company but the unread notices). It lives in the top layer because
     it counts both tickets and tasks."""
     can_submit = access.may_submit_tickets(user)
-    company_id = access.company_id(user)
-    if company_id is None:
+    if access.company_id(user) is None:
         return LandingSummary(
             can_submit=False,
             is_worker=False,
@@ -319,7 +409,7 @@ def landing_summary(user: User) -> LandingSummary:
             open_tasks=None,
             unread_notices=unread_notice_count(user),
         )
-    row = _NAVIGATION.row(can_submit, user.pk, company_id)
+    row = _NAVIGATION.row(can_submit, user)
     assert row is not None
     is_worker = access.has_task_pages(user, claimable=lambda: bool(row[0]))
     return LandingSummary(

@@ -76,15 +76,20 @@ def ticket_submit(request: HttpRequest, type_id: int) -> HttpResponse:
 
 def _ticket_list(request: HttpRequest, *, archived: bool) -> HttpResponse:
     search = request.GET.get("q", "")
-    qs = selectors.ticket_list(_user(request), archived=archived, search=search)
+    user = _user(request)
     page = keyset_page(
-        qs,
+        lambda: selectors.ticket_list(user, archived=archived, search=search),
         key="created_at",
         newest_first=True,
         size=PAGE_SIZE,
         after=request.GET.get("after"),
         before=request.GET.get("before"),
         load=selectors.ticket_list_columns,
+        first_page=(
+            None
+            if search.strip()
+            else lambda: selectors.first_ticket_page(user, archived=archived, size=PAGE_SIZE)
+        ),
     )
     rows = selectors.with_current_tasks(page.rows)
     return render(
@@ -107,16 +112,9 @@ def ticket_archive(request: HttpRequest) -> HttpResponse:
 @login_required
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     user = _user(request)
-    ticket = get_object_or_404(
-        access.visible_tickets(user).select_related(
-            "ticket_type",
-            "workflow_instance",
-            "workflow_instance__current_task",
-            "workflow_instance__workflow",  # the diagram's version (its rows cached per process)
-            "created_by",
-        ),
-        pk=ticket_id,
-    )
+    ticket = selectors.page_ticket(user, ticket_id)
+    if ticket is None:
+        raise Http404("No Ticket matches the given query.")
     team = access.on_ticket_team(user, ticket)
     context = selectors.ticket_detail_context(
         ticket, staff_view=access.sees_staff_detail(user), team_view=team

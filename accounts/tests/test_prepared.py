@@ -44,6 +44,24 @@ class PreparedTests(TestCase):
         self.assertEqual(len(built), 1)  # the sentinel build only: no queryset per call
         self.assertLess(built[0], 0)
 
+    def test_an_id_beyond_64_bits_matches_nothing_without_a_query(self) -> None:
+        prepared = Prepared(lambda key, user_id: User.objects.filter(pk=user_id))
+        with self.assertNumQueries(0):
+            self.assertEqual(prepared.objects("k", 2**63), [])
+            self.assertEqual(prepared.tuples("k", 2**63), [])
+            self.assertIsNone(prepared.row("k", 2**63))
+        self.client.force_login(self.a)
+        self.assertEqual(self.client.get(f"/tickets/{2**63}/").status_code, 404)
+        self.assertEqual(self.client.get(f"/tickets/new/{2**64}/").status_code, 404)
+
+    def test_a_user_argument_binds_its_id_and_company(self) -> None:
+        other = make_user(make_company(), SystemRole.USER, first_name="Cy")
+        prepared = Prepared(lambda key, user: User.objects.filter(pk=user.pk, company_id=user.company_id))
+        found = [prepared.objects("k", u)[0].first_name for u in (self.a, other, self.b)]
+        self.assertEqual(found, ["Ada", "Cy", "Bob"])
+        with self.assertRaises(ValueError):
+            prepared.objects("k", User(pk=None, company_id=None))
+
     def test_a_key_that_misses_a_branch_fails_the_check(self) -> None:
         # The caller decides on something the key does not name: under TESTING the
         # fresh compile disagrees with the cached one and the call fails loudly.
