@@ -15,6 +15,8 @@ from accounts.roles import SystemRole
 from tickets import access
 from tickets.bundles import ImportReport, import_bundle, parse
 from tickets.models import Ticket, TicketType
+from workflows.assignment import available_workers, decision_now
+from workflows.models import TaskDefinition, TaskType
 
 BUNDLES = Path(settings.BASE_DIR) / "fixtures" / "bundles"
 # The sample bundles' action URLs point at the demo endpoints of a local `make run`;
@@ -33,13 +35,14 @@ class Step:
 
 
 def setup_checklist(user: User) -> list[Step] | None:
-    """The company admin's first steps, each ticked from the data itself (three EXISTS
+    """The company admin's first steps, each ticked from the data itself (four EXISTS
     queries, whatever the company's size). None for everyone else."""
     company_id = access.company_id(user)
     if company_id is None or not user.has_role(SystemRole.ADMIN):
         return None
     invited = User.objects.filter(company_id=company_id).exclude(pk=user.pk).exists()
     has_type = TicketType.objects.filter(company_id=company_id).exists()
+    has_worker = available_workers(company_id).exists()
     has_ticket = Ticket.objects.filter(company_id=company_id).exists()
     return [
         Step(
@@ -57,6 +60,15 @@ def setup_checklist(user: User) -> list[Step] | None:
             has_type,
             reverse("template_gallery"),
             "Choose a template",
+        ),
+        Step(
+            "workers",
+            "Have someone to do the tasks",
+            "Form tasks go to available task workers. You receive none until you choose to: "
+            "make yourself available on My tasks, or invite task workers.",
+            has_worker,
+            reverse("task_list"),
+            "Make yourself available",
         ),
         Step(
             "ticket",
@@ -136,6 +148,26 @@ def closed_types(user: User, key: str) -> list[tuple[str, list[str]]]:
     return [
         (t.title, [r.name for r in t.company_roles.all()]) for t in closed.prefetch_related("company_roles")
     ]
+
+
+def unstaffed_steps(user: User, key: str) -> list[str]:
+    """The installed sample's form steps that nobody could do if a ticket came now (an
+    empty pool or role, an unknown person), each as "'Title': why". Rules that depend on
+    the ticket (submitter, same_as, expression) are not judged here."""
+    path = _paths().get(key)
+    company_id = access.company_id(user)
+    if path is None or company_id is None:
+        return []
+    keys = [w["key"] for w in json.loads(path.read_text(encoding="utf-8")).get("workflows", [])]
+    steps = TaskDefinition.objects.filter(
+        company_id=company_id, workflow__key__in=keys, task_type=TaskType.FORM
+    ).order_by("workflow__key", "pk")
+    out = []
+    for step in steps.only("title", "assign"):
+        decision = decision_now(company_id, step.assign)
+        if decision is not None and decision.gap:
+            out.append(f"'{step.title}': {decision.gap}")
+    return out
 
 
 class UnknownSample(Exception):

@@ -34,6 +34,15 @@ def install_template(request: HttpRequest, key: str) -> HttpResponse:
         messages.error(request, f"The template could not be installed: {exc.problems[0].message}")
         return redirect("template_gallery")
     title = next((s.title for s in onboarding.samples() if s.key == key), key)
+    unstaffed = onboarding.unstaffed_steps(user, key)
+    if unstaffed:  # its tickets would wait unassigned: say so now, not on the first ticket
+        messages.warning(
+            request,
+            "Nobody can do these steps yet, so their tasks would wait unassigned: "
+            + "; ".join(unstaffed)
+            + " Give people those roles on their user page in the back office, or make "
+            "yourself available on My tasks.",
+        )
     closed = onboarding.closed_types(user, key)
     if closed:
         whom = "; ".join(f"'{name}' is for members of {', '.join(roles)}" for name, roles in closed)

@@ -114,6 +114,7 @@ class AssignmentDecision:
     candidates: int = 0
     queue_role: CompanyRole | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    gap: str = ""  # why nobody can do the task now (empty when someone can)
 
     def reason(self) -> str:
         return self.message
@@ -132,7 +133,7 @@ class AssignmentDecision:
 
 
 def _nobody(rule: str, why: str, **extra: Any) -> AssignmentDecision:
-    return AssignmentDecision(rule, None, f"{why} The task waits unassigned.", extra=extra)
+    return AssignmentDecision(rule, None, f"{why} The task waits unassigned.", extra=extra, gap=why)
 
 
 # --- counters ----------------------------------------------------------------------------
@@ -343,9 +344,10 @@ def _queue_in(company_id: int, spec: dict[str, Any]) -> AssignmentDecision:
         )
     members = role.users.filter(is_active=True).exists()
     message = f"Waiting in the '{role.name}' queue: the first member of the role to claim it does it."
-    if not members:
+    gap = "" if members else f"The company role '{role.name}' has no active members yet."
+    if gap:
         message += " The role has no active members yet: a ticket admin must assign it."
-    return AssignmentDecision(Rule.QUEUE, None, message, queue_role=role)
+    return AssignmentDecision(Rule.QUEUE, None, message, queue_role=role, gap=gap)
 
 
 def _person(rule: str, user: User | None, who: str, **extra: Any) -> AssignmentDecision:
@@ -421,29 +423,40 @@ def decide(task: TaskInstance) -> AssignmentDecision:
     return _RULES[Rule(rule)](task, spec)
 
 
+def decision_now(company_id: int, spec: Any) -> AssignmentDecision | None:
+    """What a form task's rule would decide now, for the rules that need no ticket
+    (least_loaded, queue, user); None for the others. Reads only, takes no lock."""
+    spec = spec if isinstance(spec, dict) else {}
+    rule = spec.get("rule", Rule.LEAST_LOADED)
+    if rule == Rule.LEAST_LOADED:
+        return choose_worker(company_id, spec.get("role") or None)
+    if rule == Rule.QUEUE:
+        return _queue_in(company_id, spec)
+    if rule == Rule.USER:
+        email = str(spec.get("email", ""))
+        user = User.objects.filter(company_id=company_id, email__iexact=email.strip()).first()
+        return _person(Rule.USER, user, f"the named user {email}")
+    return None
+
+
 def preview(company_id: int | None, spec: Any) -> str:
     """Who a form task's rule would pick now, without a ticket (dry runs; reads only).
     The rules that depend on the ticket say what they will look at."""
     spec = spec if isinstance(spec, dict) else {}
     rule = spec.get("rule", Rule.LEAST_LOADED)
     role = spec.get("role") or None
+    decision = decision_now(company_id, spec) if company_id is not None else None
+    if decision is not None:
+        return decision.reason()
     if rule == Rule.LEAST_LOADED:
-        if company_id is None:
-            pool = f" with the company role '{role}'" if role else ""
-            return f"The available task worker{pool} with the fewest open tasks."
-        return choose_worker(company_id, role).reason()
+        pool = f" with the company role '{role}'" if role else ""
+        return f"The available task worker{pool} with the fewest open tasks."
     if rule == Rule.QUEUE:
-        if company_id is None:
-            return f"Waiting in the '{spec.get('role', '')}' queue."
-        return _queue_in(company_id, spec).reason()
+        return f"Waiting in the '{spec.get('role', '')}' queue."
     if rule == Rule.SUBMITTER:
         return "The ticket's submitter."
     if rule == Rule.USER:
-        email = str(spec.get("email", ""))
-        if company_id is None:
-            return f"The named user {email}."
-        user = User.objects.filter(company_id=company_id, email__iexact=email.strip()).first()
-        return _person(Rule.USER, user, f"the named user {email}").reason()
+        return f"The named user {spec.get('email', '')}."
     if rule == Rule.SAME_AS:
         return f"Whoever completed '{spec.get('task', '')}' on the ticket."
     if rule == Rule.EXPRESSION:

@@ -3,6 +3,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
+from accounts.services import set_availability
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_user
 from tickets import onboarding
@@ -16,6 +17,7 @@ class ChecklistTests(TestCase):
     def setUpTestData(cls) -> None:
         cls.company = make_company("Fresh Co")
         cls.admin = make_user(cls.company, *SystemRole.values)
+        set_availability(user=cls.admin, available=False)  # as sign-up leaves the founder
 
     def steps(self) -> dict[str, bool]:
         with company_scope(self.company):
@@ -24,14 +26,19 @@ class ChecklistTests(TestCase):
         return {s.key: s.done for s in steps}
 
     def test_steps_tick_as_they_are_done(self) -> None:
-        self.assertEqual(self.steps(), {"invite": False, "workflow": False, "ticket": False})
+        self.assertEqual(
+            self.steps(), {"invite": False, "workflow": False, "workers": False, "ticket": False}
+        )
         make_user(self.company, SystemRole.USER)
-        self.assertEqual(self.steps(), {"invite": True, "workflow": False, "ticket": False})
+        self.assertEqual(self.steps(), {"invite": True, "workflow": False, "workers": False, "ticket": False})
         with company_scope(self.company):
             onboarding.install_sample(user=self.admin, key="it-support")
             ticket_type = TicketType.objects.get(key="it-support")
             submit_ticket(user=self.admin, ticket_type=ticket_type, data={"title": "First one"})
-        self.assertEqual(self.steps(), {"invite": True, "workflow": True, "ticket": True})
+        self.assertEqual(self.steps(), {"invite": True, "workflow": True, "workers": False, "ticket": True})
+        # The founder holds every role but is paused (issue 10); available, they are a worker.
+        set_availability(user=self.admin, available=True)
+        self.assertEqual(self.steps(), {"invite": True, "workflow": True, "workers": True, "ticket": True})
 
     def test_only_company_admins_get_a_checklist(self) -> None:
         self.assertIsNone(onboarding.setup_checklist(make_user(self.company, SystemRole.USER)))
@@ -51,8 +58,8 @@ class ChecklistTests(TestCase):
         self.client.force_login(self.admin)
         self.client.get("/")
         with (
-            self.assertNumQueries(6) as first
-        ):  # session, user (with company and roles), the navigation's figures (one statement), 3 checks
+            self.assertNumQueries(7) as first
+        ):  # session, user (with company and roles), the navigation's figures (one statement), 4 checks
             self.client.get("/")
         for _ in range(3):
             make_user(self.company, SystemRole.USER)
@@ -69,6 +76,7 @@ class GalleryTests(TestCase):
     def setUpTestData(cls) -> None:
         cls.company = make_company("Gallery Co")
         cls.admin = make_user(cls.company, *SystemRole.values)
+        set_availability(user=cls.admin, available=False)  # as sign-up leaves the founder
         cls.submitter = make_user(cls.company, SystemRole.USER)
         cls.other = make_company("Other Co")
         cls.other_admin = make_user(cls.other, *SystemRole.values)
@@ -101,6 +109,27 @@ class GalleryTests(TestCase):
         self.assertNotContains(page, "Submit a ticket to try it")
         page = self.client.post(reverse("template_install", args=["it-support"]), follow=True)
         self.assertContains(page, "Submit a ticket to try it")
+
+    def test_install_names_the_steps_nobody_can_do_yet(self) -> None:
+        """Right after sign-up nobody is an available worker and the sample's roles are
+        empty: the install says which steps would wait unassigned, instead of the first
+        ticket waiting in silence."""
+        self.client.force_login(self.admin)
+        page = self.client.post(reverse("template_install", args=["purchase-request"]), follow=True)
+        self.assertContains(page, "Nobody can do these steps yet")
+        self.assertContains(
+            page, "&#x27;Manager approval&#x27;: No available task worker with the company role"
+        )
+        self.assertNotContains(page, "Rework")  # the submitter does it: judged per ticket, not here
+        page = self.client.post(reverse("template_install", args=["employee-onboarding"]), follow=True)
+        self.assertContains(page, "has no active members yet")
+        # With an available worker holding the role, the warning is gone.
+        worker = make_user(self.company, SystemRole.TASK_WORKER)
+        with scopes_disabled():
+            worker.company_roles.add(self.company.companyrole_set.get(name="managers"))
+        set_availability(user=self.admin, available=True)
+        page = self.client.post(reverse("template_install", args=["purchase-request"]), follow=True)
+        self.assertNotContains(page, "Nobody can do these steps yet")
 
     def test_install_needs_post_and_the_right_role(self) -> None:
         self.client.force_login(self.admin)

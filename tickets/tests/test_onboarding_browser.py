@@ -29,11 +29,15 @@ class FirstRunBrowserTests(BrowserTestCase):
         self.assertEqual(page.get_by_test_id("step-ticket").get_attribute("data-done"), "false")
 
         # The founder holds every role but gets no tasks until they say so (issue 10):
-        # alone in the company, they switch it on.
-        page.goto(self.url("/tasks/"))
+        # the install says the steps would wait, and the checklist leads to the switch.
+        self.assertIn("Nobody can do these steps yet", page.locator(".messages").inner_text())
+        self.assertEqual(page.get_by_test_id("step-workers").get_attribute("data-done"), "false")
+        page.get_by_test_id("step-workers").get_by_role("link", name="Make yourself available").click()
+        page.wait_for_url(self.url("/tasks/"))
         page.get_by_role("button", name="I am available").click()
         page.wait_for_url(self.url("/tasks/"))
         page.goto(self.url("/"))
+        self.assertEqual(page.get_by_test_id("step-workers").get_attribute("data-done"), "true")
 
         # First ticket, from the checklist.
         page.get_by_test_id("step-ticket").get_by_role("link", name="Submit a ticket").click()
