@@ -134,7 +134,7 @@ def run_queued_tasks(*, limit: int = 100) -> int:
     )
     ran = 0
     while ran < limit:
-        result = DBTaskResult.objects.ready().order_by("enqueued_at").first()
+        result = DBTaskResult.objects.ready().first()  # the worker's order: priority, then age
         if result is None:
             return ran
         result.claim("test")
