@@ -17,8 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Min, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Min
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +34,7 @@ from tickets.models import (
     Ticket,
     TicketError,
 )
+from workflows import fastsql
 from workflows.models import TaskInstance
 from workflows.tasks import queue_with_the_step
 
@@ -110,22 +110,22 @@ def batched() -> Iterator[None]:
 def _write(groups: list[tuple[NotificationKind, list[Notification]]]) -> list[Notification]:
     """One INSERT for every notice, each taking its recipient's email choice in the same
     statement (a subquery on the unique (user, kind) index; no row means on). The choice
-    comes back with the ids (`email_mode` has a database default, so the INSERT returns
-    it), and one email job is queued for the notices to mail now, if any."""
+    comes back with the ids (RETURNING), and one email job is queued for the notices to
+    mail now, if any. The statement's text is built once (`workflows.fastsql`)."""
     rows = [n for _, group in groups for n in group]
-    for n in rows:
-        n.email_mode = email_mode_of(n.recipient_id, n.kind)  # type: ignore[assignment]
-    created = Notification._base_manager.bulk_create(rows)
-    to_mail = [n.pk for n in created if n.email_mode == EmailMode.ON]
+    fastsql.insert(rows, computed={"email_mode": _EMAIL_MODE_SQL}, returning=("email_mode",))
+    to_mail = [n.pk for n in rows if n.email_mode == EmailMode.ON]
     if to_mail:
         _enqueue_emails(to_mail)
-    return created
+    return rows
 
 
-def email_mode_of(user_id: int, kind: str) -> Coalesce:
-    """A user's email choice for `kind` as SQL, for an INSERT (no stored choice is on)."""
-    stored = NotificationPreference._base_manager.filter(user_id=user_id, kind=kind).values("email")[:1]
-    return Coalesce(Subquery(stored), Value(EmailMode.ON))
+# Each row's email choice for its kind, in the INSERT itself (the unique (user, kind)
+# index; no stored choice is on).
+_EMAIL_MODE_SQL: fastsql.Computed = (
+    "COALESCE((SELECT email FROM tickets_notificationpreference WHERE user_id = %s AND kind = %s LIMIT 1), %s)",
+    lambda n: [n.recipient_id, str(n.kind), str(EmailMode.ON)],
+)
 
 
 def notify(

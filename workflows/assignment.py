@@ -31,12 +31,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, Value, When, Window
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import CompanyRole, User
 from accounts.roles import SystemRole
+from workflows import fastsql
 from workflows.expressions import ExpressionError, compile_expression, evaluate
 from workflows.models import OPEN_TASK_STATUSES, TaskInstance, TaskStatus, TaskType
 
@@ -166,14 +167,17 @@ def tracked_loads() -> Iterator[None]:
         _pending.reset(token)
 
 
+_APPLY = (
+    "UPDATE accounts_user SET open_tasks = open_tasks + %s, "
+    "last_assigned_at = COALESCE(%s, last_assigned_at) WHERE id = %s"
+)
+
+
 def _apply(user_id: int, change: _Change) -> None:
-    values: dict[str, Any] = {}
-    if change.delta:
-        values["open_tasks"] = F("open_tasks") + change.delta
-    if change.assigned_at is not None:
-        values["last_assigned_at"] = change.assigned_at
-    if values:
-        User.objects.filter(pk=user_id).update(**values)
+    if change.delta or change.assigned_at is not None:
+        with connection.cursor() as cursor:
+            at = connection.ops.adapt_datetimefield_value(change.assigned_at)
+            cursor.execute(_APPLY, [change.delta, at, user_id])
 
 
 def _change(user_id: int, delta: int, assigned_at: datetime | None = None) -> None:
@@ -197,7 +201,7 @@ def set_assignee(task: TaskInstance, user: User | None, *, now: datetime | None 
     if user is not None and task.status in OPEN_TASK_STATUSES:
         _change(user.pk, +1, assigned_at=now)
     if task.pk is not None:
-        task.save(update_fields=["assigned_to", "assigned_at", "queue_role", "updated_at"])
+        fastsql.update(task, ["assigned_to", "assigned_at", "queue_role", "updated_at"])
 
 
 def task_closing(task: TaskInstance) -> None:
@@ -287,41 +291,65 @@ def _least_loaded(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecisio
     return choose_worker(task.company_id, role)
 
 
-def _unwritten() -> tuple[Any, Any]:
-    """The counters as this transaction leaves them, as SQL: the stored value plus the
-    changes `tracked_loads` still holds (written at its end, after the pick, for the lock
-    order). Without them, who has just completed a step counted it for the next one."""
-    load: Any = F("open_tasks")
-    recent: Any = F("last_assigned_at")
-    pending = _pending.get() or {}
-    deltas = [When(pk=pk, then=Value(c.delta)) for pk, c in pending.items() if c.delta]
-    if deltas:
-        load = F("open_tasks") + Case(*deltas, default=Value(0))
-    times = [When(pk=pk, then=Value(c.assigned_at)) for pk, c in pending.items() if c.assigned_at]
+def _pick_sql(with_role: bool, loads: int, times: int) -> str:
+    """The pool's best worker, one statement (text per shape, built once). The counters
+    count this transaction's own changes still held by `tracked_loads` (`loads` deltas
+    and `times` assignment times; written at its end, after the pick, for the lock
+    order): without them, whoever has just completed a step counted it for the next one."""
+    groups = User.groups.through._meta.db_table
+    roles = User.company_roles.through._meta.db_table
+    role_join = (
+        f"INNER JOIN {roles} ucr ON ucr.user_id = u.id "
+        f"INNER JOIN {CompanyRole._meta.db_table} cr ON cr.id = ucr.companyrole_id AND cr.name = %s "
+        if with_role
+        else ""
+    )
+    load = "u.open_tasks"
+    if loads:
+        load += " + CASE u.id " + "WHEN %s THEN %s " * loads + "ELSE 0 END"
+    recent = "u.last_assigned_at"
     if times:
-        recent = Case(*times, default=F("last_assigned_at"))
-    return load, recent
+        recent = "CASE u.id " + "WHEN %s THEN %s " * times + "ELSE u.last_assigned_at END"
+    return (
+        f"SELECT * FROM (SELECT {fastsql.select_list(User, 'u')}, COUNT(*) OVER () AS tf_candidates, "  # noqa: S608 - names from the models, values are parameters
+        f"{load} AS tf_load, {recent} AS tf_recent "
+        f"FROM {User._meta.db_table} u "
+        f"INNER JOIN {groups} ug ON ug.user_id = u.id "
+        "INNER JOIN auth_group g ON g.id = ug.group_id AND g.name = %s "
+        f"{role_join}"
+        "WHERE u.company_id = %s AND u.is_active AND u.is_available) pool "
+        "ORDER BY tf_load, tf_recent IS NOT NULL, tf_recent, id "
+        "LIMIT 1"
+    )
 
 
 def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecision:
     """The least-loaded pick itself (the caller holds the pool lock): one query on the
     pool's user rows, whatever the number of tasks, counting this transaction's own
-    unwritten counter changes."""
-    load, recent = _unwritten()
-    best = (
-        available_workers(company_id, role)
-        .annotate(candidates=Window(Count("pk")), load=load, recent=recent)
-        .order_by("load", F("recent").asc(nulls_first=True), "pk")
-        .first()
-    )
+    unwritten counter changes (`_pick_sql`)."""
+    pending = _pending.get() or {}
+    loads = [(pk, c.delta) for pk, c in pending.items() if c.delta]
+    times = [(pk, c.assigned_at) for pk, c in pending.items() if c.assigned_at is not None]
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[Any] = [v for pk, delta in loads for v in (pk, delta)]
+    params += [v for pk, at in times for v in (pk, adapt(at))]
+    params.append(str(SystemRole.TASK_WORKER))
+    if role:
+        params.append(role)
+    params.append(company_id)
+    shape = (bool(role), len(loads), len(times))
+    sql = fastsql.cached(("pick", *shape), lambda: _pick_sql(*shape))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
     pool = f"task workers with the company role '{role}'" if role else "task workers"
-    if best is None:
+    if row is None:
         if role and _role(company_id, role) is None:
             return _nobody(Rule.LEAST_LOADED, f"The company role '{role}' does not exist.", role=role)
         with_role = f" with the company role '{role}'" if role else ""
         return _nobody(Rule.LEAST_LOADED, f"No available task worker{with_role}.", role=role)
-    candidates: int = best.candidates  # type: ignore[attr-defined]
-    open_tasks: int = best.load  # type: ignore[attr-defined]
+    *columns, candidates, open_tasks, _ = row
+    best = fastsql.row_to(User, columns)
     return AssignmentDecision(
         Rule.LEAST_LOADED,
         best,

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from workflows import assignment
+from workflows import assignment, fastsql
 from workflows.expressions import ExpressionError, apply_transform, evaluate, is_truthy
 from workflows.models import (
     ErrorType,
@@ -43,8 +43,10 @@ from workflows.signals import action_ready, workflow_event, workflow_events
 
 def lock_instance(instance_id: int, *, related: tuple[str, ...] = ()) -> WorkflowInstance:
     """Locks the instance row only (`related` rows are read along, not locked)."""
+    if not related:  # the hot path (every completion): a statement built once
+        return fastsql.lock(WorkflowInstance, instance_id)
     qs = WorkflowInstance.objects.select_for_update(of=("self",))
-    return (qs.select_related(*related) if related else qs).get(pk=instance_id)
+    return qs.select_related(*related).get(pk=instance_id)
 
 
 @overload
@@ -73,9 +75,7 @@ def lock_task(
     if instance_id is None:
         instance_id = TaskInstance.objects.values_list("workflow_instance_id", flat=True).get(pk=task_id)
     instance = lock_instance(instance_id)
-    task = (
-        TaskInstance.objects.select_for_update(of=("self",)).select_related("task_definition").get(pk=task_id)
-    )
+    task = fastsql.lock(TaskInstance, task_id, related="task_definition")
     if statuses is not None and task.status not in statuses:
         return None
     if attempt is not None and task.attempts != attempt:
@@ -146,7 +146,7 @@ def save_instance(instance: WorkflowInstance, *fields: str) -> None:
     """Saves `fields` of the instance, with any change `complete` left for this save
     (one UPDATE of the instance per completion, not two)."""
     unsaved: set[str] = instance.__dict__.pop(_UNSAVED, set())
-    instance.save(update_fields=sorted({*fields, *unsaved, "updated_at"}))
+    fastsql.update(instance, sorted({*fields, *unsaved, "updated_at"}))
 
 
 def set_status(instance: WorkflowInstance, status: str, *, hold_reason: str = "") -> None:
@@ -239,7 +239,7 @@ def enter_task(
     )
     # A form task is inserted already assigned (one write, not insert then update).
     decision = None if task_def.is_action else assignment.assign(task)
-    task.save(force_insert=True)
+    fastsql.insert([task])
     emit(instance, "task_created", f"Step '{task_def.title}' started.", task=task)
     if decision is None:
         request_action(task)
@@ -255,7 +255,7 @@ def request_action(task: TaskInstance, *, delay_seconds: float = 0) -> None:
     task.deadline_at = timezone.now() + timedelta(
         seconds=delay_seconds + settings.ACTIONS_REQUEUE_AFTER_SECONDS
     )
-    task.save(update_fields=["deadline_at", "updated_at"])
+    fastsql.update(task, ["deadline_at", "updated_at"])
     action_ready.send(sender=TaskInstance, task_id=task.pk, delay_seconds=delay_seconds)
 
 
@@ -274,15 +274,8 @@ def complete(
     task.output_data = output
     task.completed_at = now
     task.completed_by = actor
-    task.save(
-        update_fields=[
-            "status",
-            "output_data",
-            "completed_at",
-            "completed_by",
-            "updated_at",
-            "completed_by_callback",
-        ]
+    fastsql.update(
+        task, ["status", "output_data", "completed_at", "completed_by", "updated_at", "completed_by_callback"]
     )
     data = dict(instance.workflow_data or {})
     data["tasks"] = {**data.get("tasks", {}), task.task_definition.key: output}

@@ -1,0 +1,224 @@
+"""The engine's hot statements without the ORM's per-call work (issue 10: a completion
+spent three times its SQL time compiling querysets and saving models).
+
+Each statement's text is built once per process from the models' metadata; rows become
+model instances through `Model.from_db`, as a queryset makes them; writes keep what
+`Model.save` does for these models: each field's `pre_save` (auto_now, defaults), the
+`pre_save`/`post_save` signals, and an error when an update finds no row. Reads through
+a scoped manager keep django-scopes' company filter (`_scope_filter`). Statements go
+through Django's cursor, so query counts, logging and the execute wrappers see them."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import DatabaseError, connection
+from django.db.models import Field, Model, signals
+from django_scopes import ScopeError
+from django_scopes.state import get_scope
+
+_TEXT: dict[tuple[Any, ...], Any] = {}
+
+
+def cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """Built once per process: SQL text and field lists depend on the models only."""
+    found = _TEXT.get(key)
+    if found is None:
+        found = _TEXT[key] = build()
+    return found
+
+
+def quoted(name: Any) -> str:
+    return connection.ops.quote_name(str(name))
+
+
+_q = quoted
+
+
+def _fields(model: type[Model]) -> list[Any]:
+    return list(model._meta.concrete_fields)
+
+
+def _field(model: type[Model], name: str) -> Any:
+    return model._meta.get_field(name)
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    return ", ".join(f"{alias}.{_q(f.column)}" for f in _fields(model))
+
+
+def _reader(model: type[Model], names: tuple[str, ...] | None) -> tuple[list[str], list[int], list[Any]]:
+    """Attribute names, and the row positions in the model's field order (`from_db`
+    fills a partial row in that order), and each position's converters."""
+    order = _fields(model)
+    fields = order if names is None else [_field(model, n) for n in names]
+    positions = sorted(range(len(fields)), key=lambda i: order.index(fields[i]))
+    converters = [
+        [
+            lambda v, convert=convert: convert(v, None, connection)
+            for convert in fields[i].get_db_converters(connection)
+        ]
+        for i in positions
+    ]
+    return [fields[i].attname for i in positions], positions, converters
+
+
+def row_to[M: Model](model: type[M], row: Sequence[Any], names: tuple[str, ...] | None = None) -> M:
+    """A model instance from a row of `names` (default: every column, in `select_list`
+    order) as a queryset builds it: field converters applied (the driver leaves JSON as
+    text for Django to decode), the other fields deferred."""
+    attnames, positions, converters = cached(("reader", model, names), lambda: _reader(model, names))
+    values = []
+    for i, convert in zip(positions, converters, strict=True):
+        value = row[i]
+        for step in convert:
+            value = step(value)
+        values.append(value)
+    return model.from_db(connection.alias, attnames, values)
+
+
+def _scope_filter(alias: str) -> tuple[str, list[Any]]:
+    """The company filter django-scopes' `ScopedManager` adds: none with scopes disabled,
+    the active company (or companies) otherwise; a query with no active scope raises."""
+    scope = get_scope()
+    if not scope.get("_enabled", True):
+        return "", []
+    if "company" not in scope:
+        raise ScopeError("A scope on dimension(s) company needs to be active for this query.")
+    value = scope["company"]
+    if isinstance(value, list | tuple):
+        if not value:
+            return " AND 1 = 0", []
+        return f" AND {alias}.company_id IN ({', '.join(['%s'] * len(value))})", [
+            getattr(v, "pk", v) for v in value
+        ]
+    if value is None:
+        return "", []
+    return f" AND {alias}.company_id = %s", [getattr(value, "pk", value)]
+
+
+def lock[M: Model](model: type[M], pk: Any, *, related: str | None = None) -> M:
+    """`model.objects.select_for_update(of=("self",))[.select_related(related)].get(pk=pk)`
+    for a company-scoped model: locks that one row only."""
+    meta = model._meta
+
+    def build() -> tuple[str, Any]:
+        table = _q(meta.db_table)
+        if related is None:
+            sql = f"SELECT {select_list(model, 't')} FROM {table} t WHERE t.{_q(meta.pk.column)} = %s"  # noqa: S608 - names from the models, values are parameters
+            return sql, None
+        field = _field(model, related)
+        other: Any = field.related_model
+        sql = (
+            f"SELECT {select_list(model, 't')}, {select_list(other, 'r')} FROM {table} t "  # noqa: S608 - names from the models, values are parameters
+            f"INNER JOIN {_q(other._meta.db_table)} r ON r.{_q(other._meta.pk.column)} = t.{_q(field.column)} "
+            f"WHERE t.{_q(meta.pk.column)} = %s"
+        )
+        return sql, other
+
+    sql, other = cached(("lock", model, related), build)
+    scope_sql, scope_params = _scope_filter("t")
+    with connection.cursor() as cursor:
+        for_update = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
+        cursor.execute(f"{sql}{scope_sql}{for_update}", [pk, *scope_params])
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"{meta.object_name} matching query does not exist.")  # type: ignore[attr-defined]
+    if other is None:
+        return row_to(model, row)
+    width = len(_fields(model))
+    obj = row_to(model, row[:width])
+    if row[width] is not None:
+        setattr(obj, str(related), row_to(other, row[width:]))
+    return obj
+
+
+def _prep(obj: Model, field: Field[Any, Any], add: bool) -> Any:
+    value = field.pre_save(obj, add)
+    if hasattr(value, "resolve_expression"):
+        raise TypeError(f"fastsql writes plain values only ({field.name} is an expression).")
+    return field.get_db_prep_save(value, connection)
+
+
+def update(obj: Model, fields: Sequence[str]) -> None:
+    """`obj.save(update_fields=fields)`: one UPDATE of those columns by primary key."""
+    model = type(obj)
+    meta = model._meta
+    names = tuple(sorted(set(fields)))
+
+    def build() -> tuple[str, list[Any]]:
+        chosen = [_field(model, n) for n in names]
+        sets = ", ".join(f"{_q(f.column)} = %s" for f in chosen)
+        sql = f"UPDATE {_q(meta.db_table)} SET {sets} WHERE {_q(meta.pk.column)} = %s"  # noqa: S608 - names from the models, values are parameters
+        return sql, chosen
+
+    sql, chosen = cached(("update", model, names), build)
+    update_fields = frozenset(names)
+    signals.pre_save.send(
+        sender=model, instance=obj, raw=False, using=connection.alias, update_fields=update_fields
+    )
+    values = [_prep(obj, f, False) for f in chosen]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, obj.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    signals.post_save.send(
+        sender=model,
+        instance=obj,
+        created=False,
+        update_fields=update_fields,
+        raw=False,
+        using=connection.alias,
+    )
+
+
+# A column given as SQL instead of the object's value: (SQL with %s, its parameters).
+Computed = tuple[str, Callable[[Any], list[Any]]]
+
+
+def insert(
+    objs: Sequence[Model], *, computed: dict[str, Computed] | None = None, returning: tuple[str, ...] = ()
+) -> None:
+    """`obj.save(force_insert=True)` for each of `objs` (of one model, without an id yet)
+    in one INSERT that returns their ids (and the `returning` fields, set on the objects).
+    `computed` columns take SQL instead (a subquery, say)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    extra = computed or {}
+
+    def build() -> tuple[str, str, list[Any], list[str]]:
+        chosen = [f for f in _fields(model) if not f.primary_key]
+        head = f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in chosen)}) VALUES "  # noqa: S608 - names from the models, values are parameters
+        row = "(" + ", ".join(extra[f.name][0] if f.name in extra else "%s" for f in chosen) + ")"
+        back = [meta.pk.column, *(_field(model, n).column for n in returning)]
+        return head, row, chosen, back
+
+    head, row, chosen, back = cached(
+        ("insert", model, tuple((k, v[0]) for k, v in extra.items()), returning), build
+    )
+    params: list[Any] = []
+    for obj in objs:
+        signals.pre_save.send(
+            sender=model, instance=obj, raw=False, using=connection.alias, update_fields=None
+        )
+        for f in chosen:
+            if f.name in extra:
+                params += extra[f.name][1](obj)
+            else:
+                params.append(_prep(obj, f, True))
+    sql = head + ", ".join([row] * len(objs)) + " RETURNING " + ", ".join(_q(c) for c in back)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for obj, (pk, *values) in zip(objs, rows, strict=True):
+        obj.pk = pk
+        for name, value in zip(returning, values, strict=True):
+            setattr(obj, name, value)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        signals.post_save.send(
+            sender=model, instance=obj, created=True, update_fields=None, raw=False, using=connection.alias
+        )
