@@ -11,12 +11,19 @@ through Django's cursor, so query counts, logging and the execute wrappers see t
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, signals
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
 _TEXT: dict[tuple[Any, ...], Any] = {}
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The connection itself: `django.db.connection` looks it up again on every
+    attribute, which cost more than the statements' own Python."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
@@ -47,33 +54,34 @@ def select_list(model: type[Model], alias: str) -> str:
 
 
 def _reader(model: type[Model], names: tuple[str, ...] | None) -> tuple[list[str], list[int], list[Any]]:
-    """Attribute names, and the row positions in the model's field order (`from_db`
-    fills a partial row in that order), and each position's converters."""
+    """Attribute names, the row positions in the model's field order (`from_db` fills a
+    partial row in that order), and each position's converters with their column, as a
+    queryset's compiler lists them (the backend's, e.g. SQLite's UUIDs and datetimes, then
+    the field's, e.g. JSON)."""
+    db = _db()
     order = _fields(model)
     fields = order if names is None else [_field(model, n) for n in names]
     positions = sorted(range(len(fields)), key=lambda i: order.index(fields[i]))
-    converters = [
-        [
-            lambda v, convert=convert: convert(v, None, connection)
-            for convert in fields[i].get_db_converters(connection)
-        ]
-        for i in positions
-    ]
+    converters = []
+    for i in positions:
+        col = fields[i].get_col(model._meta.db_table)
+        converters.append([(c, col) for c in db.ops.get_db_converters(col) + col.get_db_converters(db)])
     return [fields[i].attname for i in positions], positions, converters
 
 
 def row_to[M: Model](model: type[M], row: Sequence[Any], names: tuple[str, ...] | None = None) -> M:
     """A model instance from a row of `names` (default: every column, in `select_list`
-    order) as a queryset builds it: field converters applied (the driver leaves JSON as
-    text for Django to decode), the other fields deferred."""
+    order) as a queryset builds it: converters applied (the driver leaves JSON as text for
+    Django to decode), the other fields deferred."""
     attnames, positions, converters = cached(("reader", model, names), lambda: _reader(model, names))
+    db = _db()
     values = []
-    for i, convert in zip(positions, converters, strict=True):
+    for i, steps in zip(positions, converters, strict=True):
         value = row[i]
-        for step in convert:
-            value = step(value)
+        for convert, col in steps:
+            value = convert(value, col, db)
         values.append(value)
-    return model.from_db(connection.alias, attnames, values)
+    return model.from_db(db.alias, attnames, values)
 
 
 def _scope_filter(alias: str) -> tuple[str, list[Any]]:
@@ -117,8 +125,9 @@ def lock[M: Model](model: type[M], pk: Any, *, related: str | None = None) -> M:
 
     sql, other = cached(("lock", model, related), build)
     scope_sql, scope_params = _scope_filter("t")
-    with connection.cursor() as cursor:
-        for_update = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
+    db = _db()
+    with db.cursor() as cursor:
+        for_update = " FOR UPDATE OF t" if db.features.has_select_for_update_of else ""
         cursor.execute(f"{sql}{scope_sql}{for_update}", [pk, *scope_params])
         row = cursor.fetchone()
     if row is None:
@@ -132,11 +141,11 @@ def lock[M: Model](model: type[M], pk: Any, *, related: str | None = None) -> M:
     return obj
 
 
-def _prep(obj: Model, field: Field[Any, Any], add: bool) -> Any:
+def _prep(db: BaseDatabaseWrapper, obj: Model, field: Field[Any, Any], add: bool) -> Any:
     value = field.pre_save(obj, add)
     if hasattr(value, "resolve_expression"):
         raise TypeError(f"fastsql writes plain values only ({field.name} is an expression).")
-    return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, db)
 
 
 def update(obj: Model, fields: Sequence[str]) -> None:
@@ -153,23 +162,17 @@ def update(obj: Model, fields: Sequence[str]) -> None:
 
     sql, chosen = cached(("update", model, names), build)
     update_fields = frozenset(names)
-    signals.pre_save.send(
-        sender=model, instance=obj, raw=False, using=connection.alias, update_fields=update_fields
-    )
-    values = [_prep(obj, f, False) for f in chosen]
-    with connection.cursor() as cursor:
+    db = _db()
+    signals.pre_save.send(sender=model, instance=obj, raw=False, using=db.alias, update_fields=update_fields)
+    values = [_prep(db, obj, f, False) for f in chosen]
+    with db.cursor() as cursor:
         cursor.execute(sql, [*values, obj.pk])
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = db.alias
     signals.post_save.send(
-        sender=model,
-        instance=obj,
-        created=False,
-        update_fields=update_fields,
-        raw=False,
-        using=connection.alias,
+        sender=model, instance=obj, created=False, update_fields=update_fields, raw=False, using=db.alias
     )
 
 
@@ -180,9 +183,9 @@ Computed = tuple[str, Callable[[Any], list[Any]]]
 def insert(
     objs: Sequence[Model], *, computed: dict[str, Computed] | None = None, returning: tuple[str, ...] = ()
 ) -> None:
-    """`obj.save(force_insert=True)` for each of `objs` (of one model, without an id yet)
-    in one INSERT that returns their ids (and the `returning` fields, set on the objects).
-    `computed` columns take SQL instead (a subquery, say)."""
+    """`obj.save(force_insert=True)` for each of `objs` (of one model) in one INSERT that
+    returns their ids (and the `returning` fields, set on the objects). `computed` columns
+    take SQL instead (a subquery, say). An auto id is left to the database."""
     if not objs:
         return
     model = type(objs[0])
@@ -190,7 +193,7 @@ def insert(
     extra = computed or {}
 
     def build() -> tuple[str, str, list[Any], list[str]]:
-        chosen = [f for f in _fields(model) if not f.primary_key]
+        chosen = [f for f in _fields(model) if f is not meta.auto_field]
         head = f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in chosen)}) VALUES "  # noqa: S608 - names from the models, values are parameters
         row = "(" + ", ".join(extra[f.name][0] if f.name in extra else "%s" for f in chosen) + ")"
         back = [meta.pk.column, *(_field(model, n).column for n in returning)]
@@ -199,26 +202,26 @@ def insert(
     head, row, chosen, back = cached(
         ("insert", model, tuple((k, v[0]) for k, v in extra.items()), returning), build
     )
+    db = _db()
     params: list[Any] = []
     for obj in objs:
-        signals.pre_save.send(
-            sender=model, instance=obj, raw=False, using=connection.alias, update_fields=None
-        )
+        signals.pre_save.send(sender=model, instance=obj, raw=False, using=db.alias, update_fields=None)
         for f in chosen:
             if f.name in extra:
                 params += extra[f.name][1](obj)
             else:
-                params.append(_prep(obj, f, True))
+                params.append(_prep(db, obj, f, True))
     sql = head + ", ".join([row] * len(objs)) + " RETURNING " + ", ".join(_q(c) for c in back)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     for obj, (pk, *values) in zip(objs, rows, strict=True):
-        obj.pk = pk
+        if meta.auto_field is not None:
+            obj.pk = pk
         for name, value in zip(returning, values, strict=True):
             setattr(obj, name, value)
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = db.alias
         signals.post_save.send(
-            sender=model, instance=obj, created=True, update_fields=None, raw=False, using=connection.alias
+            sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db.alias
         )
