@@ -5,6 +5,10 @@ Django baseline (one-row insert transactions) measured in the same run. PostgreS
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ticketflower_bench \\
         .venv/bin/python bench/engine.py --ops 300
 
+`--clients N` runs N processes at once instead (each starts, then completes, tickets of
+its own; `--companies M` spreads them over M companies, so over M least-loaded pools), with
+the bare baseline run the same way. `--profile TOP` profiles completions.
+
 It creates (and then drops) the test database of DATABASE_URL. Seeding is set-based SQL
 (generate_series), so 1M history rows take seconds, not minutes. Per figure it also
 reports SQL queries and SQL milliseconds per operation, to show where the time goes."""
@@ -273,6 +277,80 @@ def profile(company: Company, submitter: Any, tt: Any, ops: int, top: int) -> No
     stats.sort_stats("cumulative").print_stats(top)
 
 
+def _client(
+    index: int, company_id: int, submitter_id: int, tt_id: int, ops: int, barrier: Any, out: Any
+) -> None:
+    """One `--clients` process: its own connection, starts then completes its own tickets,
+    each phase starting together with the other clients."""
+    from tickets.models import TicketType
+
+    with scopes_disabled():
+        tt = TicketType.objects.get(pk=tt_id)
+        company = Company.objects.get(pk=company_id)
+    submitter = request_users({submitter_id})[submitter_id]
+    barrier.wait()
+    bare = time.monotonic()
+    bare_baseline(company, ops)
+    bare_done = time.monotonic()
+    with company_scope(company_id):
+        barrier.wait()
+        started = time.monotonic()
+        tickets = [start(submitter, tt, index * ops + i) for i in range(ops)]
+        started_done = time.monotonic()
+        tasks = [
+            t.workflow_instance.tasks.select_related("task_definition", "assigned_to").get() for t in tickets
+        ]
+        actors = request_users({t.assigned_to_id for t in tasks})
+        barrier.wait()
+        completing = time.monotonic()
+        for task in tasks:
+            assert task.assigned_to_id is not None
+            services.complete_form_task(
+                task=task, output={"ok": True}, actor=actors[task.assigned_to_id], permitted=may_complete_task
+            )
+        out.put((started, started_done, completing, time.monotonic(), bare, bare_done))
+    connection.close()
+
+
+def clients(n: int, companies: int, ops: int) -> None:
+    """`--clients N`: N processes at once, each starting then completing `ops` tickets of
+    its own, spread over `companies` companies (1: every client in one least-loaded pool,
+    so the pool lock serializes their picks; N: independent pools)."""
+    import multiprocessing
+
+    setups = []
+    with scopes_disabled():
+        for c in range(companies):
+            company = make_company(f"Bench {c}")
+            submitter = make_user(company, SystemRole.USER)
+            for _ in range(WORKERS):
+                make_user(company, SystemRole.TASK_WORKER)
+            wf = make_workflow(company, [{"key": "a"}, {"key": "b"}], [("a", "b", "", 0)])
+            tt = make_ticket_type(company, wf, fields={"type": "object"})
+            setups.append((company.pk, submitter.pk, tt.pk))
+    connection.close()  # the children open their own
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(n)
+    out = context.Queue()
+    procs = [
+        context.Process(target=_client, args=(i, *setups[i % companies], ops, barrier, out)) for i in range(n)
+    ]
+    for proc in procs:
+        proc.start()
+    times = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    total = n * ops
+    starts = total / (max(t[1] for t in times) - min(t[0] for t in times))
+    done = total / (max(t[3] for t in times) - min(t[2] for t in times))
+    bare = total / (max(t[5] for t in times) - min(t[4] for t in times))
+    print(
+        f"{n} clients over {companies} compan{'y' if companies == 1 else 'ies'}, {ops} each: "
+        f"bare Django {bare:6.1f} one-row transactions/s, starts {starts:6.1f}/s, "
+        f"completions with advance {done:6.1f}/s (completions / bare {done / bare:.2f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", type=int, default=300)
@@ -282,11 +360,18 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="TOP", help="profile completions only; print TOP functions"
     )
+    parser.add_argument(
+        "--clients", type=int, default=0, metavar="N", help="N processes at once (starts, then completions)"
+    )
+    parser.add_argument("--companies", type=int, default=1, help="with --clients: spread them over companies")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/engine.py needs PostgreSQL (set DATABASE_URL).")
     old = setup_databases(verbosity=0, interactive=False)
     try:
+        if args.clients:
+            clients(args.clients, args.companies, args.ops)
+            return
         with scopes_disabled():
             company = make_company("Bench")
             submitter = make_user(company, SystemRole.USER)

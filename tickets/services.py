@@ -27,6 +27,7 @@ from tickets.models import (
     TimelineEvent,
 )
 from tickets.receivers import batched_events
+from workflows import fastsql
 from workflows import services as engine_services
 from workflows.schemas import schema_errors
 
@@ -76,7 +77,7 @@ def submit_ticket(
     stored: list[str] = []
     try:
         with transaction.atomic():
-            instance = engine_services.create_instance(
+            instance = engine_services.new_instance(
                 company_id=ticket_type.company_id,
                 workflow=versions.runnable(
                     ticket_type.workflow,
@@ -90,14 +91,14 @@ def submit_ticket(
                 submitted_by=user,
                 starting=True,
             )
-            ticket = Ticket.objects.create(
+            ticket = Ticket(
                 company_id=ticket_type.company_id,
                 ticket_type=ticket_type,
-                workflow_instance=instance,
                 title=summary_for(ticket_type, data),
                 data=data,
                 created_by=user,
             )
+            fastsql.insert_pair(instance, ticket, "workflow_instance")  # one statement
             _store_files(ticket=ticket, user=user, files=files, stored=stored)
             with notifications.batched():
                 with batched_events(ticket):

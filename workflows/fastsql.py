@@ -225,3 +225,47 @@ def insert(
         signals.post_save.send(
             sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db.alias
         )
+
+
+def insert_pair(parent: Model, child: Model, fk: str) -> None:
+    """`parent.save()` then `child.save()` where the child's foreign key `fk` points at the
+    new parent: on PostgreSQL one statement (the parent's INSERT in a WITH), elsewhere
+    two. Both get their ids; the usual save signals are sent."""
+    db = _db()
+    if db.vendor != "postgresql":
+        insert([parent])
+        setattr(child, fk, parent)
+        insert([child])
+        return
+    pmodel, cmodel = type(parent), type(child)
+    pmeta, cmeta = pmodel._meta, cmodel._meta
+    link = _field(cmodel, fk)
+
+    def build() -> tuple[str, list[Any], list[Any]]:
+        pfields = [f for f in _fields(pmodel) if f is not pmeta.auto_field]
+        cfields = [f for f in _fields(cmodel) if f is not cmeta.auto_field and f is not link]
+        sql = (
+            f"WITH p AS (INSERT INTO {_q(pmeta.db_table)} ({', '.join(_q(f.column) for f in pfields)}) "  # noqa: S608 - names from the models, values are parameters
+            f"VALUES ({', '.join(['%s'] * len(pfields))}) RETURNING {_q(pmeta.pk.column)}) "
+            f"INSERT INTO {_q(cmeta.db_table)} ({', '.join(_q(f.column) for f in [*cfields, link])}) "
+            f"SELECT {', '.join(['%s'] * len(cfields))}, p.{_q(pmeta.pk.column)} FROM p "
+            f"RETURNING {_q(cmeta.pk.column)}, {_q(link.column)}"
+        )
+        return sql, pfields, cfields
+
+    sql, pfields, cfields = cached(("pair", pmodel, cmodel, fk), build)
+    for obj in (parent, child):
+        signals.pre_save.send(sender=type(obj), instance=obj, raw=False, using=db.alias, update_fields=None)
+    params = [_prep(db, parent, f, True) for f in pfields] + [_prep(db, child, f, True) for f in cfields]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        child_pk, parent_pk = cursor.fetchone()
+    parent.pk = parent_pk
+    setattr(child, fk, parent)
+    child.pk = child_pk
+    for obj in (parent, child):
+        obj._state.adding = False
+        obj._state.db = db.alias
+        signals.post_save.send(
+            sender=type(obj), instance=obj, created=True, update_fields=None, raw=False, using=db.alias
+        )

@@ -45,7 +45,7 @@ class StateConflict(Exception):
 # --- start -------------------------------------------------------------------------
 
 
-def create_instance(
+def new_instance(
     *,
     company_id: int,
     workflow: WorkflowDefinition,
@@ -53,14 +53,16 @@ def create_instance(
     submitted_by: User | None = None,
     starting: bool = False,
 ) -> WorkflowInstance:
-    """`starting`: the caller runs `start_instance(fresh=True)` next in this transaction.
-    When the start task is a FORM task the row is inserted as entering it leaves it
-    (in progress, on that task), so the engine need not update it (see `engine.enter_task`)."""
+    """An instance for the caller to insert (submit inserts it with its ticket in one
+    statement, `fastsql.insert_pair`). `starting`: the caller runs
+    `start_instance(fresh=True)` next in this transaction; when the start task is a FORM
+    task the row is inserted as entering it leaves it (in progress, on that task), so the
+    engine need not update it (see `engine.enter_task`)."""
     if workflow.company_id != company_id:
         raise PermissionDenied("Workflow belongs to another company.")
     start = workflow.start_task if starting and workflow.start_task_id is not None else None
     entering = start is not None and not start.is_action
-    instance = WorkflowInstance.objects.create(
+    instance = WorkflowInstance(
         company_id=company_id,
         workflow=workflow,
         submitted_by=submitted_by,
