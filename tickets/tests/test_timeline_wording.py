@@ -58,3 +58,7 @@ class AgoTests(SimpleTestCase):
         self.assertEqual(ago(now), "just now")
         self.assertEqual(ago(now - timedelta(minutes=5, seconds=3)), "5 minutes ago")
         self.assertEqual(ago(now - timedelta(days=2, hours=3)), "2 days ago")
+        # The largest unit only, whatever follows it.
+        self.assertEqual(ago(now - timedelta(days=15, hours=1)), "2 weeks ago")
+        self.assertEqual(ago(now - timedelta(days=400)), "1 year ago")
+        self.assertEqual(ago(now - timedelta(hours=1, minutes=59)), "1 hour ago")
