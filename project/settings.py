@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG el
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "unfold",
+    "project.admin_site.BackOfficeConfig",  # unfold, with our admin site (see the module)
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "unfold.contrib.import_export",

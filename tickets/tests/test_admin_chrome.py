@@ -4,6 +4,8 @@ per distinct content, and still different per role, page and person."""
 import re
 from unittest import mock
 
+from django.contrib import admin
+from django.contrib.admin import AdminSite
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +14,7 @@ from django_scopes import scopes_disabled
 
 from accounts.roles import SystemRole
 from accounts.tenancy import company_scope
+from project.admin_site import BackOfficeSite
 from project.testing import make_company, make_ticket_type, make_user, make_workflow
 from tickets.models import FileUpload, TicketError
 from tickets.services import submit_ticket
@@ -148,3 +151,33 @@ class TicketPageTests(TestCase):
         # The buttons still follow the state: a running ticket can be held, not resumed.
         self.assertContains(response, f"/admin/tickets/ticket/{self.ticket.pk}/hold/")
         self.assertNotContains(response, f"/admin/tickets/ticket/{self.ticket.pk}/resume/")
+
+
+class AppListTests(TestCase):
+    """The admin site builds Django's app list only where a page shows it."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.admin = make_user(make_company("Apps Co"), SystemRole.TICKET_ADMIN)
+
+    def builds(self, url: str) -> tuple[int, object]:
+        self.client.force_login(self.admin)
+        with mock.patch.object(
+            AdminSite, "_build_app_dict", autospec=True, side_effect=AdminSite._build_app_dict
+        ) as build:
+            response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        return build.call_count, response
+
+    def test_not_built_for_the_sidebar(self) -> None:
+        self.assertIsInstance(admin.site, BackOfficeSite)
+        calls, _ = self.builds(reverse("admin:tickets_ticket_changelist"))
+        self.assertEqual(calls, 0)
+
+    def test_built_where_shown(self) -> None:
+        calls, response = self.builds(reverse("admin:index"))
+        self.assertEqual(calls, 1)
+        self.assertContains(response, reverse("admin:tickets_ticket_changelist"))  # type: ignore[arg-type]
+        calls, response = self.builds(reverse("admin:app_list", args=["tickets"]))
+        self.assertEqual(calls, 1)
+        self.assertContains(response, reverse("admin:tickets_ticketerror_changelist"))  # type: ignore[arg-type]
