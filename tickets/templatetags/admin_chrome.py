@@ -88,3 +88,37 @@ def cached_sidebar(context: Context) -> SafeString:
             _html.clear()
         html = _html[key] = _render(context)
     return html
+
+
+_originals: dict[str, Any] = {}
+
+
+def _original(engine: Any, name: str) -> Any:
+    """unfold's own template `name`, behind our override of the same name (the loaders'
+    `skip`, as `{% extends %}` of a same-named template uses)."""
+    template = _originals.get(name)
+    if template is None:
+        _, ours = engine.find_template(name)
+        template, _ = engine.find_template(name, skip=[ours])
+        _originals[name] = template
+    return template
+
+
+@register.simple_tag(takes_context=True)
+def cached_original(context: Context, name: str, *varies: Any) -> SafeString:
+    """unfold's template `name`, rendered once per process for each language, user agent
+    kind (Mac or not: the shortcut keys shown) and value of `varies`, which must be
+    everything else it reads. For the static help and menus every page carries (keyboard
+    shortcuts, command palette, theme switch)."""
+    request = context.get("request")
+    agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    key = ("original", name, get_language(), "Macintosh" in agent, *varies)
+    html = _html.get(key)
+    if html is None:
+        template = _original(context.template.engine, name)  # type: ignore[union-attr]
+        with context.push():
+            rendered: SafeString = template.render(context)
+        if len(_html) >= LIMIT:
+            _html.clear()
+        html = _html[key] = rendered
+    return html

@@ -74,6 +74,26 @@ class CachedSidebarTests(TestCase):
                 html = self.get(self.ticket_admin, url)
                 self.assertEqual(ACTIVE.findall(html), [url])
 
+    def test_static_help_and_menus_rendered_once_and_still_shown(self) -> None:
+        url = reverse("admin:tickets_ticket_changelist")
+        shortcuts, command = "unfold/helpers/shortcuts.html", "unfold/helpers/command.html"
+        html = self.get(self.ticket_admin, url)
+        # Our override of each name, then unfold's own behind it.
+        self.assertEqual(names(self.last).count(shortcuts), 2)
+        self.assertEqual(names(self.last).count(command), 2)
+        for text in ("Available shortcuts", reverse("admin:search"), "switchTheme('dark')"):
+            self.assertIn(text, html)
+        html = self.get(self.other_admin, url)
+        self.assertEqual(names(self.last).count(shortcuts), 1)
+        self.assertEqual(names(self.last).count(command), 1)
+        for text in ("Available shortcuts", reverse("admin:search"), "switchTheme('dark')"):
+            self.assertIn(text, html)
+        # The shortcut keys follow the user agent.
+        self.assertNotIn("keyboard_command_key", html)
+        self.client.force_login(self.ticket_admin)
+        mac = self.client.get(url, HTTP_USER_AGENT="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)")
+        self.assertContains(mac, "keyboard_command_key")
+
     def test_person_menu_is_never_shared(self) -> None:
         url = reverse("admin:tickets_ticket_changelist")
         alpha = self.get(self.ticket_admin, url)
