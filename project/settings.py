@@ -207,7 +207,9 @@ NOTIFICATION_DIGEST_HOURS = env_int("NOTIFICATION_DIGEST_HOURS", 24)
 
 # The queue: the database (default, one machine) or Redis (several worker machines);
 # README "Scaling out" says when to switch. Both run with `manage.py run_worker`.
-DATABASE_TASKS_BACKEND = "django_tasks_db.DatabaseBackend"
+# django-tasks-db's backend with a cheaper enqueue (workflows/jobs.py); the library's own
+# name still works, at the cost of an ORM INSERT per job.
+DATABASE_TASKS_BACKEND = "workflows.jobs.DatabaseBackend"
 REDIS_TASKS_BACKEND = "django_tasks_redis.RedisTaskBackend"
 TASKS_BACKEND = env_str("TASKS_BACKEND", DATABASE_TASKS_BACKEND)
 TASKS: dict[str, dict[str, Any]] = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Model
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -83,10 +84,24 @@ def email_modes(users: Iterable[User], kind: str) -> dict[int, str]:
     return {pk: stored.get(pk, EmailMode.ON) for pk in ids}
 
 
+@dataclass
+class _Batch:
+    groups: list[tuple[NotificationKind, list[Notification]]] = field(default_factory=list)
+    along: list[Model] = field(default_factory=list)  # the timeline's rows (`write_along`)
+
+
 # Set by `batched()`: notices made inside are written together when the block ends.
-_pending: ContextVar[list[tuple[NotificationKind, list[Notification]]] | None] = ContextVar(
-    "tf_notice_batch", default=None
-)
+_pending: ContextVar[_Batch | None] = ContextVar("tf_notice_batch", default=None)
+
+
+def write_along(rows: list[Model]) -> bool:
+    """Inside `batched()`: `rows` (the timeline's events) are written by the block's own
+    statement, with the notices (`fastsql.insert_together`). False outside a block."""
+    batch = _pending.get()
+    if batch is None:
+        return False
+    batch.along += rows
+    return True
 
 
 @contextmanager
@@ -97,23 +112,28 @@ def batched() -> Iterator[None]:
     if _pending.get() is not None:  # nested: the outer block writes them
         yield
         return
-    pending: list[tuple[NotificationKind, list[Notification]]] = []
-    token = _pending.set(pending)
+    batch = _Batch()
+    token = _pending.set(batch)
     try:
         yield
     finally:
         _pending.reset(token)
-    if pending:
-        _write(pending)
+    if batch.groups or batch.along:
+        _write(batch.groups, along=batch.along)
 
 
-def _write(groups: list[tuple[NotificationKind, list[Notification]]]) -> list[Notification]:
+def _write(
+    groups: list[tuple[NotificationKind, list[Notification]]], *, along: list[Model] | None = None
+) -> list[Notification]:
     """One INSERT for every notice, each taking its recipient's email choice in the same
-    statement (a subquery on the unique (user, kind) index; no row means on). The choice
-    comes back with the ids (RETURNING), and one email job is queued for the notices to
-    mail now, if any. The statement's text is built once (`workflows.fastsql`)."""
+    statement (a subquery on the unique (user, kind) index; no row means on), and on
+    PostgreSQL the `along` rows (the timeline) in the same statement. The choice comes
+    back with the ids (RETURNING), and one email job is queued for the notices to mail
+    now, if any. The statement's text is built once (`workflows.fastsql`)."""
     rows = [n for _, group in groups for n in group]
-    fastsql.insert(rows, computed={"email_mode": _EMAIL_MODE_SQL}, returning=("email_mode",))
+    fastsql.insert_together(
+        [(along or [], None, ()), (rows, {"email_mode": _EMAIL_MODE_SQL}, ("email_mode",))]
+    )
     to_mail = [n.pk for n in rows if n.email_mode == EmailMode.ON]
     if to_mail:
         _enqueue_emails(to_mail)
@@ -165,7 +185,7 @@ def notify(
     ]
     pending = _pending.get()
     if pending is not None:
-        pending.append((kind, rows))
+        pending.groups.append((kind, rows))
         return []
     return _write([(kind, rows)])
 

@@ -28,15 +28,16 @@ _batch: ContextVar[tuple[Ticket, list[TimelineEvent]] | None] = ContextVar("tf_e
 @contextmanager
 def batched_events(ticket: Ticket) -> Iterator[None]:
     """Inside the caller's transaction: the engine's events for `ticket` need no lookup of
-    the ticket and are written in one INSERT when the block ends (a failure inside
-    discards them with the rest of the transaction)."""
+    the ticket and are written in one INSERT when the block ends, or with the notices by
+    the notice batch's statement when one is open (`notifications.write_along`). A
+    failure inside discards them with the rest of the transaction."""
     events: list[TimelineEvent] = []
     token = _batch.set((ticket, events))
     try:
         yield
     finally:
         _batch.reset(token)
-    if events:
+    if events and not notifications.write_along(list(events)):  # with the notices when they batch
         fastsql.insert(events)
 
 

@@ -161,8 +161,7 @@ def tracked_loads() -> Iterator[None]:
         yield
         changes = _pending.get() or {}
         _pending.set(None)
-        for user_id in sorted(changes):
-            _apply(user_id, changes[user_id])
+        _apply_all([(user_id, changes[user_id]) for user_id in sorted(changes)])
     finally:
         _pending.reset(token)
 
@@ -174,10 +173,29 @@ _APPLY = (
 
 
 def _apply(user_id: int, change: _Change) -> None:
-    if change.delta or change.assigned_at is not None:
-        with connection.cursor() as cursor:
-            at = connection.ops.adapt_datetimefield_value(change.assigned_at)
-            cursor.execute(_APPLY, [change.delta, at, user_id])
+    _apply_all([(user_id, change)])
+
+
+def _apply_all(changes: list[tuple[int, _Change]]) -> None:
+    """The counter UPDATEs in the given (user-id) order. On PostgreSQL they go in one
+    round trip: several statements in one query string run one after the other, so the
+    rows are still locked in that order (one multi-row UPDATE would lock them in scan
+    order). Django's client-side binding allows it; with server-side binding (or SQLite)
+    each statement goes alone."""
+    rows = [(c.delta, c.assigned_at, pk) for pk, c in changes if c.delta or c.assigned_at is not None]
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [[delta, adapt(at), pk] for delta, at, pk in rows]
+    together = connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+        "server_side_binding"
+    )
+    with connection.cursor() as cursor:
+        if together and len(rows) > 1:
+            cursor.execute("; ".join([_APPLY] * len(rows)), [v for row in params for v in row])
+        else:
+            for row in params:
+                cursor.execute(_APPLY, row)
 
 
 def _change(user_id: int, delta: int, assigned_at: datetime | None = None) -> None:

@@ -188,9 +188,50 @@ def insert(
     take SQL instead (a subquery, say). An auto id is left to the database."""
     if not objs:
         return
+    db = _db()
+    sql, params = _insert_sql(db, objs, computed or {}, returning)
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    _inserted(db, objs, rows, returning)
+
+
+def insert_together(
+    parts: Sequence[tuple[Sequence[Model], dict[str, Computed] | None, tuple[str, ...]]],
+) -> None:
+    """`insert(objs, computed=..., returning=...)` for each part, in one statement on
+    PostgreSQL (each part's INSERT in a WITH; the rows are all new, so no lock order is at
+    stake), part after part elsewhere. There the `returning` fields come back as text."""
+    parts = [part for part in parts if part[0]]
+    db = _db()
+    if db.vendor != "postgresql" or len(parts) < 2:
+        for objs, computed, returning in parts:
+            insert(objs, computed=computed, returning=returning)
+        return
+    width = max(len(returning) for _, _, returning in parts)
+    withs, selects, params = [], [], []
+    for i, (objs, computed, returning) in enumerate(parts):
+        sql, values = _insert_sql(db, objs, computed or {}, returning)
+        model = type(objs[0])
+        cols = [f"{_q(_field(model, n).column)}::text" for n in returning]
+        cols += ["NULL::text"] * (width - len(returning))
+        withs.append(f"g{i} AS ({sql})")
+        selects.append(f"SELECT {i}, {', '.join([_q(model._meta.pk.column), *cols])} FROM g{i}")  # noqa: S608 - names from the models
+        params += values
+    with db.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(withs)} {' UNION ALL '.join(selects)}", params)
+        rows = cursor.fetchall()
+    for i, (objs, _, returning) in enumerate(parts):
+        _inserted(db, objs, [row[1 : 2 + len(returning)] for row in rows if row[0] == i], returning)
+
+
+def _insert_sql(
+    db: BaseDatabaseWrapper, objs: Sequence[Model], extra: dict[str, Computed], returning: tuple[str, ...]
+) -> tuple[str, list[Any]]:
+    """The INSERT of `objs` with RETURNING (id, then `returning`), and its parameters;
+    sends `pre_save` for each object, as `save()` does before writing."""
     model = type(objs[0])
     meta = model._meta
-    extra = computed or {}
 
     def build() -> tuple[str, str, list[Any], list[str]]:
         chosen = [f for f in _fields(model) if f is not meta.auto_field]
@@ -202,7 +243,6 @@ def insert(
     head, row, chosen, back = cached(
         ("insert", model, tuple((k, v[0]) for k, v in extra.items()), returning), build
     )
-    db = _db()
     params: list[Any] = []
     for obj in objs:
         signals.pre_save.send(sender=model, instance=obj, raw=False, using=db.alias, update_fields=None)
@@ -212,11 +252,17 @@ def insert(
             else:
                 params.append(_prep(db, obj, f, True))
     sql = head + ", ".join([row] * len(objs)) + " RETURNING " + ", ".join(_q(c) for c in back)
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    return sql, params
+
+
+def _inserted(
+    db: BaseDatabaseWrapper, objs: Sequence[Model], rows: Sequence[Sequence[Any]], returning: tuple[str, ...]
+) -> None:
+    """After the INSERT: ids and `returning` fields onto the objects, then `post_save`."""
+    model = type(objs[0])
+    auto = model._meta.auto_field is not None
     for obj, (pk, *values) in zip(objs, rows, strict=True):
-        if meta.auto_field is not None:
+        if auto:
             obj.pk = pk
         for name, value in zip(returning, values, strict=True):
             setattr(obj, name, value)

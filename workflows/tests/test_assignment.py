@@ -333,7 +333,7 @@ class CounterTests(RuleTestCase):
         self.assertEqual(self.worker.open_tasks, 1)
         self.counters_match()
 
-    def test_submit_service_runs_at_most_9_queries(self) -> None:
+    def test_submit_service_runs_at_most_8_queries(self) -> None:
         wf = make_workflow(self.company, [{"key": "a"}])
         tt = make_ticket_type(self.company, wf, fields={"type": "object"})
         submit_ticket(user=self.submitter, ticket_type=tt, data={"n": 0})  # warm caches
@@ -345,9 +345,9 @@ class CounterTests(RuleTestCase):
             assert allowed is not None
             submit_ticket(user=submitter, ticket_type=allowed, data={"n": 1})
         real = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-        # A request's submit is at most 11 with the session and the user
+        # A request's submit is 2 more with the session and the user
         # (tickets.tests.test_performance.SUBMIT_QUERY_LIMIT), notices included.
-        self.assertLessEqual(len(real), 9, "\n".join(real))
+        self.assertLessEqual(len(real), 8 if connection.vendor == "postgresql" else 9, "\n".join(real))
 
 
 class OwnerTests(EngineTestCase):
