@@ -25,7 +25,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-os.environ.setdefault("TESTING", "true")
+# Production settings (no TESTING: under it, prepared queries compile twice to check
+# themselves), with a throwaway key since the bench signs nothing that outlives it.
+os.environ.setdefault("SECRET_KEY", "bench-engine-throwaway-key-not-for-any-deployment")
 
 import django
 
