@@ -17,7 +17,8 @@ class PersonAutocompleteFilter(admin.SimpleListFilter):
     endpoint on `TaskInstance.assigned_to`, whose results the user admin scopes to the
     company. The chosen person's label is looked up inside the company too."""
 
-    template = "unfold/filters/filters_field.html"
+    # unfold's filters_field.html, cached while nobody is chosen (see the template).
+    template = "admin/tf_person_filter.html"
     form_class = AutocompleteDropdownForm  # unfold adds its Media (select2) to the page
     source_field = TaskInstance._meta.get_field("assigned_to")
 

@@ -94,6 +94,23 @@ class CachedSidebarTests(TestCase):
         mac = self.client.get(url, HTTP_USER_AGENT="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)")
         self.assertContains(mac, "keyboard_command_key")
 
+    def test_person_filter_cached_only_while_nobody_is_chosen(self) -> None:
+        url = reverse("admin:workflows_taskinstance_changelist")
+        widget = "unfold/helpers/field.html"
+        self.get(self.ticket_admin, url)
+        self.assertIn(widget, names(self.last))
+        html = self.get(self.other_admin, url)
+        self.assertNotIn(widget, names(self.last))  # the same widget, from the cache
+        self.assertIn('name="assignee"', html)
+        self.assertIn(reverse("admin:autocomplete"), html)
+        # A chosen person is rendered per request, with their name, in their company only.
+        html = self.get(self.ticket_admin, f"{url}?assignee={self.company_admin.pk}")
+        self.assertIn(widget, names(self.last))
+        self.assertIn("Carol Chief", html)
+        html = self.get(self.other_admin, f"{url}?assignee={self.company_admin.pk}")
+        self.assertNotIn("Carol", html)
+        self.assertNotIn("Carol", self.get(self.other_admin, url))
+
     def test_person_menu_is_never_shared(self) -> None:
         url = reverse("admin:tickets_ticket_changelist")
         alpha = self.get(self.ticket_admin, url)
