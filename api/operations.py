@@ -465,19 +465,30 @@ def _conversation(caller: Caller, ticket_id: int) -> Ticket:
     return ticket
 
 
-def list_comments(caller: Caller, ticket_id: int) -> dict[str, Any]:
-    """The conversation, oldest first (the newest 300); internal notes for the team only."""
+def list_comments(
+    caller: Caller, ticket_id: int, *, cursor: str | None = None, limit: int = MAX_PAGE
+) -> dict[str, Any]:
+    """The conversation, oldest first, in keyset pages; internal notes for the team only."""
     caller.require(Scope.TICKETS_READ)
     ticket = _conversation(caller, ticket_id)
     team = access.on_ticket_team(caller.user, ticket)
-    return {
-        "items": [comment_out(c) for c in ticket_selectors.ticket_comments(ticket, include_internal=team)]
-    }
+    rows, next_cursor = page_of(
+        ticket_selectors.conversation(ticket, include_internal=team),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+    )
+    return {"items": [comment_out(c) for c in rows], "next_cursor": next_cursor}
 
 
 def get_ticket_and_comments(caller: Caller, ticket_id: int) -> dict[str, Any]:
-    """The ticket with its conversation (MCP's get_ticket): what the caller may read of it."""
-    return {**get_ticket(caller, ticket_id), "comments": list_comments(caller, ticket_id)["items"]}
+    """The ticket with its conversation (MCP's get_ticket): what the caller may read of it,
+    the newest 300 comments, oldest first, as the ticket page shows them."""
+    caller.require(Scope.TICKETS_READ)
+    ticket = _conversation(caller, ticket_id)
+    team = access.on_ticket_team(caller.user, ticket)
+    comments = ticket_selectors.ticket_comments(ticket, include_internal=team)
+    return {**get_ticket(caller, ticket_id), "comments": [comment_out(c) for c in comments]}
 
 
 def add_comment(

@@ -130,6 +130,7 @@ class Comment(Schema):
 
 class CommentList(Schema):
     items: list[Comment]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class TicketPage(Schema):

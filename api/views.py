@@ -265,10 +265,12 @@ def cancel_ticket(request: HttpRequest, ticket_id: s.Id, body: s.CancelIn) -> An
 
 
 @api.get("/tickets/{ticket_id}/comments", response={200: s.CommentList, **READ_ERRORS}, tags=["tickets"])
-def list_comments(request: HttpRequest, ticket_id: s.Id) -> Any:
-    """The ticket's conversation, oldest first; internal notes only for the team (ticket
-    admins and the ticket's assignees). Scope `tickets:read`."""
-    return ops.list_comments(caller(request), ticket_id)
+def list_comments(
+    request: HttpRequest, ticket_id: s.Id, cursor: Cursor | None = None, limit: Limit = ops.MAX_PAGE
+) -> Any:
+    """The ticket's conversation, oldest first, in pages (`next_cursor`); internal notes
+    only for the team (ticket admins and the ticket's assignees). Scope `tickets:read`."""
+    return ops.list_comments(caller(request), ticket_id, cursor=cursor, limit=limit)
 
 
 @api.post(

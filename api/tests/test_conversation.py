@@ -76,6 +76,47 @@ class ConversationTests(ApiTestCase):
         # The ticket's own attachments stay the submission's.
         self.assertEqual(sub.get(f"/tickets/{ticket_id}").json()["attachments"], [])
 
+    def test_a_long_conversation_pages_oldest_first(self) -> None:
+        """Every comment is reachable (the list was the newest 300 only), in pages by a
+        cursor, at a constant number of queries per page; notes stay the team's."""
+        from tickets.models import Comment, Ticket
+
+        sub, admin = self.api(self.submitter), self.api(self.ticket_admin)
+        ticket_id = self.submit(sub).json()["id"]
+        with scopes_disabled():
+            ticket = Ticket.objects.get(pk=ticket_id)
+            Comment.objects.bulk_create(
+                Comment(
+                    company_id=ticket.company_id,
+                    ticket=ticket,
+                    author=self.ticket_admin if i % 3 == 2 else self.submitter,
+                    body=f"c{i}",
+                    internal=i % 3 == 2,
+                )
+                for i in range(9)
+            )
+
+        def read_all(client, limit: int) -> list[str]:  # type: ignore[no-untyped-def]
+            bodies: list[str] = []
+            cursor, pages = "", 0
+            while True:
+                url = f"/tickets/{ticket_id}/comments?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+                page = client.get(url).json()
+                bodies += [c["body"] for c in page["items"]]
+                pages += 1
+                if page["next_cursor"] is None:
+                    return bodies
+                cursor = page["next_cursor"]
+                self.assertLess(pages, 10)
+
+        self.assertEqual(read_all(admin, 4), [f"c{i}" for i in range(9)])
+        self.assertEqual(read_all(sub, 2), [f"c{i}" for i in range(9) if i % 3 != 2])
+        first = admin.get(f"/tickets/{ticket_id}/comments?limit=2").json()
+        self.assertEqual([c["body"] for c in first["items"]], ["c0", "c1"])
+        bad = admin.get(f"/tickets/{ticket_id}/comments?cursor=bm90LWEtY3Vyc29y")
+        self.assertEqual(bad.status_code, 400)
+        self.assertEqual(admin.get(f"/tickets/{ticket_id}/comments?limit=0").status_code, 400)
+
     def test_conversation_is_private_to_the_ticket(self) -> None:
         ticket_id = self.submit(self.api(self.submitter)).json()["id"]
         stranger = self.api(self.creator)
