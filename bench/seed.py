@@ -9,7 +9,8 @@ things (companies, workflows, ticket types) with the ORM and the big tables with
 
 - 10 companies; company 1 ("Measured") holds a fifth of the tickets (200k of 1M);
 - about 11k users: in the measured company 2,020 task workers and 3,000 submitters;
-- per ticket a workflow instance, one or two tasks and up to five timeline events;
+- per ticket a workflow instance (on the workflow's published version 1, as a submit
+  would start it), one or two tasks and up to five timeline events;
   old tickets are mostly finished, recent ones often active; held tickets carry an
   open error, a few finished ones a resolved error.
 
@@ -78,6 +79,8 @@ def small_objects() -> dict[str, int]:
     from django_scopes import scopes_disabled
 
     from project.testing import make_company, make_ticket_type, make_workflow
+    from tickets.versions import publish
+    from workflows.models import TaskDefinition
 
     ids: dict[str, int] = {}
     with scopes_disabled():
@@ -101,10 +104,15 @@ def small_objects() -> dict[str, int]:
                     "required": ["title"],
                 },
             )
-            triage = wf.tasks.get(key="triage")
-            resolve = wf.tasks.get(key="resolve")
+            # Tickets run on a published version, as in the product (a submit starts on
+            # the live version's snapshot), so per-process snapshot caches apply.
+            version = publish(workflow=wf, actor=None)
+            assert version is not None
+            snapshot = version.snapshot
+            triage = TaskDefinition.all_objects.get(workflow=snapshot, key="triage")
+            resolve = TaskDefinition.all_objects.get(workflow=snapshot, key="resolve")
             ids[f"company{c}"] = company.pk
-            ids[f"wf{c}"] = wf.pk
+            ids[f"wf{c}"] = snapshot.pk
             ids[f"tt{c}"] = tt.pk
             ids[f"triage{c}"] = triage.pk
             ids[f"resolve{c}"] = resolve.pk
