@@ -8,12 +8,12 @@ import sys
 from typing import Any
 
 from django.contrib import admin
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
 
 from api.problems import problem
+from workflows.resilience import transient_database_error
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +24,20 @@ _TITLES = {
     503: "The service is busy for a moment",
 }
 UNAVAILABLE_EXPLANATION = (
-    "The database did not answer this request, so nothing was saved. Try again in a few seconds."
+    "The database did not answer, so this request may not have finished. Check what it "
+    "changed before you repeat it in a few seconds."
 )
 RETRY_AFTER_SECONDS = 5
 API_DETAIL = {
     500: "Something went wrong on our side; nothing was changed.",
-    503: "The database did not answer; nothing was changed. Retry shortly.",
+    503: "The database did not answer; the request may not have finished. Check before retrying.",
 }
 
 
 def database_unavailable(exception: BaseException | None) -> bool:
     """A lost or refused connection, a deadlock, a lock or statement timeout: the
     request can succeed if retried, so the answer is 503, not a bug's 500."""
-    return isinstance(exception, (OperationalError, InterfaceError))
+    return transient_database_error(exception)
 
 
 def _in_back_office(request: HttpRequest) -> bool:

@@ -207,8 +207,8 @@ class Notification(CompanyOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     # Email: the preference at the time (on / daily / off), then sent (set once, under a row lock).
-    # db_default: an INSERT returns the column, so the choice that the INSERT itself looks
-    # up (notifications._write) comes back without a query of its own.
+    # The INSERT computes the choice itself (notifications._EMAIL_MODE_SQL, a subquery on
+    # the preference) and returns it, so it costs no query of its own.
     email_mode = models.CharField(
         max_length=10, choices=EmailMode.choices, default=EmailMode.OFF, db_default=EmailMode.OFF
     )

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, signals
+from django.db.transaction import TransactionManagementError
 from django_scopes import ScopeError
 from django_scopes.state import get_scope
 
@@ -126,6 +127,9 @@ def lock[M: Model](model: type[M], pk: Any, *, related: str | None = None) -> M:
     sql, other = cached(("lock", model, related), build)
     scope_sql, scope_params = _scope_filter("t")
     db = _db()
+    if db.features.has_select_for_update and db.get_autocommit():
+        # As the ORM: a lock outside a transaction would be released at once.
+        raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
     with db.cursor() as cursor:
         for_update = " FOR UPDATE OF t" if db.features.has_select_for_update_of else ""
         cursor.execute(f"{sql}{scope_sql}{for_update}", [pk, *scope_params])
@@ -139,6 +143,12 @@ def lock[M: Model](model: type[M], pk: Any, *, related: str | None = None) -> M:
     if row[width] is not None:
         setattr(obj, str(related), row_to(other, row[width:]))
     return obj
+
+
+def _related_ids(obj: Model, fields: Sequence[Field[Any, Any]] | None = None) -> None:
+    """As save(): a related object saved after it was assigned lends its new id (and an
+    unsaved one is refused). Django's own step, private, so not in the type stubs."""
+    obj._prepare_related_fields_for_save(operation_name="save", fields=fields)  # type: ignore[attr-defined]
 
 
 def _prep(db: BaseDatabaseWrapper, obj: Model, field: Field[Any, Any], add: bool) -> Any:
@@ -163,6 +173,7 @@ def update(obj: Model, fields: Sequence[str]) -> None:
     sql, chosen = cached(("update", model, names), build)
     update_fields = frozenset(names)
     db = _db()
+    _related_ids(obj, chosen)
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=db.alias, update_fields=update_fields)
     values = [_prep(db, obj, f, False) for f in chosen]
     with db.cursor() as cursor:
@@ -245,6 +256,7 @@ def _insert_sql(
     )
     params: list[Any] = []
     for obj in objs:
+        _related_ids(obj)
         signals.pre_save.send(sender=model, instance=obj, raw=False, using=db.alias, update_fields=None)
         for f in chosen:
             if f.name in extra:
@@ -300,6 +312,8 @@ def insert_pair(parent: Model, child: Model, fk: str) -> None:
         return sql, pfields, cfields
 
     sql, pfields, cfields = cached(("pair", pmodel, cmodel, fk), build)
+    _related_ids(parent)
+    _related_ids(child, cfields)
     for obj in (parent, child):
         signals.pre_save.send(sender=type(obj), instance=obj, raw=False, using=db.alias, update_fields=None)
     params = [_prep(db, parent, f, True) for f in pfields] + [_prep(db, child, f, True) for f in cfields]

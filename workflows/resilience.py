@@ -4,9 +4,35 @@ failover, a deadlock): log, back off, reconnect, go on."""
 import logging
 import time
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 logger = logging.getLogger(__name__)
+
+
+# SQLSTATE classes and codes a retry can get past: connection (08), transaction rollback
+# such as deadlock or serialization (40), out of resources (53), lock not available,
+# statement timeout, shutdown or restart.
+_TRANSIENT_CLASSES = ("08", "40", "53")
+_TRANSIENT_CODES = {"55P03", "57014", "57P01", "57P02", "57P03"}
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked")
+
+
+def transient_database_error(exc: BaseException | None) -> bool:
+    """Whether `exc` is the database being unreachable or busy (so repeating the request
+    may work), not a bug: PostgreSQL's SQLSTATE decides; a driver error without one is a
+    lost connection. SQLite reports mistakes as OperationalError too, so only its lock
+    errors count."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if cause is not None and type(cause).__module__.startswith("sqlite3"):
+        return any(text in str(exc) for text in _SQLITE_TRANSIENT)
+    if sqlstate is None:
+        return True
+    return sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate in _TRANSIENT_CODES
 
 
 class Backoff:

@@ -1,5 +1,6 @@
 """Behaviour shared by the back-office admins, written once."""
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -25,6 +27,9 @@ from workflows.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
+from workflows.resilience import transient_database_error
+
+logger = logging.getLogger(__name__)
 
 
 def html_table(headers: list[str], rows: Any) -> str:
@@ -47,6 +52,14 @@ def run_each(request: HttpRequest, label: str, items: list[Any], operation: Call
             done += 1
         except (services.StateConflict, ValidationError, PermissionDenied) as exc:
             messages.error(request, f"{item}: {exc.messages[0] if isinstance(exc, ValidationError) else exc}")
+        except DatabaseError as exc:
+            # Each item commits on its own: report what was done instead of a 503 page
+            # that would hide it, and stop (the database is busy or gone).
+            if not transient_database_error(exc):
+                raise
+            logger.warning("%s stopped at %s: %s", label, item, exc)
+            messages.error(request, f"{item}: the database did not answer; it and the rest were not changed.")
+            break
     if done:
         messages.success(request, f"{label}: {done} done.")
 

@@ -86,7 +86,7 @@ class ServerErrorPageTests(TestCase):
             with self.subTest(path=path), self.assertLogs("django.request", "ERROR"):
                 response = self.client.get(path)
                 self.assertContains(response, "The service is busy for a moment", status_code=503)
-                self.assertContains(response, "nothing was saved", status_code=503)
+                self.assertContains(response, "may not have finished", status_code=503)
                 self.assertContains(response, marker, status_code=503)
                 self.assertEqual(response["Retry-After"], "5")
 
@@ -144,3 +144,64 @@ class ApiDatabaseErrorTests(TestCase):
         self.assertEqual((lost.status_code, lost["Retry-After"]), (503, "5"))
         self.assertEqual(bug.status_code, 500)
         self.assertFalse(bug.has_header("Retry-After"))
+
+
+class TransientErrorTests(TestCase):
+    def test_a_mistake_in_sql_is_a_500_not_a_busy_database(self) -> None:
+        # SQLite reports "no such column" as OperationalError: still a bug, not a retry.
+        from django.db import DatabaseError
+
+        from workflows.resilience import transient_database_error
+
+        with self.assertRaises(DatabaseError) as caught, connection.cursor() as cursor:
+            cursor.execute("SELECT no_such_column FROM accounts_user")
+        self.assertFalse(transient_database_error(caught.exception))
+
+
+@skipUnless(connection.vendor == "postgresql", "a row lock held by a second session")
+class BulkActionLockTimeoutTests(TransactionTestCase):
+    """Found in review: a bulk back-office action commits ticket by ticket, so a lock
+    timeout on a later ticket must not become a 503 'nothing was saved' that hides the
+    tickets already changed."""
+
+    def test_done_items_are_reported_and_the_rest_named(self) -> None:
+        from django_scopes import scopes_disabled
+
+        from accounts.tenancy import company_scope
+        from project.testing import make_ticket_type, make_workflow
+        from tickets.services import submit_ticket
+        from workflows.models import WorkflowInstance
+
+        company = make_company("Bulk Co")
+        admin = make_user(company, SystemRole.TICKET_ADMIN)
+        submitter = make_user(company, SystemRole.USER)
+        make_user(company, SystemRole.TASK_WORKER)
+        wf = make_workflow(company, [{"key": "a"}], key="flow")
+        tt = make_ticket_type(company, wf, fields={"type": "object"})
+        with company_scope(company):
+            tickets = [submit_ticket(user=submitter, ticket_type=tt, data={"title": t}) for t in "ab"]
+        locked, free = sorted(t.workflow_instance_id for t in tickets)
+        self.client.force_login(admin)
+        params = connection.get_connection_params()
+        conninfo = {k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
+        with psycopg.connect(**conninfo) as other:  # another transaction holds one ticket's row
+            other.execute("SELECT id FROM workflows_workflowinstance WHERE id = %s FOR UPDATE", [locked])
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '300ms'")
+            response = self.client.post(
+                reverse("admin:tickets_ticket_changelist"),
+                {"action": "hold_selected", "_selected_action": [t.pk for t in tickets], "confirm": "yes"},
+                follow=True,
+            )
+            other.rollback()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+        with scopes_disabled():
+            statuses = dict(
+                WorkflowInstance.objects.filter(pk__in=[locked, free]).values_list("pk", "status")
+            )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(statuses, {locked: "IN_PROGRESS", free: "ON_HOLD"})
+        texts = [str(m) for m in response.context["messages"]]
+        self.assertTrue(any("the database did not answer" in t for t in texts), texts)
+        self.assertTrue(any("1 done" in t for t in texts), texts)
