@@ -3,6 +3,7 @@ and their attachments and timeline. Every action calls a service; permissions ar
 admin's own (`change` on tickets, which ticket admins hold and workflow creators do not)."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -289,17 +290,15 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
         events = list(
             obj.timeline.select_related("actor").order_by("-created_at", "-id")[: TIMELINE_ROWS + 1]
         )
-        table = html_table(
+        return _bounded_table(
+            obj,
+            events,
+            TIMELINE_ROWS,
             ["When", "What", "Who"],
-            (
-                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), event_text(e), event_who(e))
-                for e in events[:TIMELINE_ROWS]
-            ),
+            lambda e: (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), event_text(e), event_who(e)),
+            "tickets_timelineevent_changelist",
+            "events",
         )
-        if len(events) <= TIMELINE_ROWS:
-            return table
-        more = reverse("admin:tickets_timelineevent_changelist") + f"?ticket__id__exact={obj.pk}"
-        return format_html('{}<p><a href="{}">All events of this ticket</a></p>', table, more)
 
     @admin.display(description="Errors (latest first)")
     def errors_table(self, obj: Ticket) -> str:
@@ -310,26 +309,24 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
         )
         if not errors:
             return "—"
-        table = html_table(
+        return _bounded_table(
+            obj,
+            errors,
+            PAGE_ROWS,
             ["When", "Type", "Message", "Status"],
-            (
-                (
-                    format_html(
-                        '<a href="{}">{}</a>',
-                        reverse("admin:tickets_ticketerror_change", args=[e.pk]),
-                        e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    ),
-                    e.get_error_type_display(),
-                    e.message,
-                    e.get_status_display(),
-                )
-                for e in errors[:PAGE_ROWS]
+            lambda e: (
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:tickets_ticketerror_change", args=[e.pk]),
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                ),
+                e.get_error_type_display(),
+                e.message,
+                e.get_status_display(),
             ),
+            "tickets_ticketerror_changelist",
+            "errors",
         )
-        if len(errors) <= PAGE_ROWS:
-            return table
-        more = reverse("admin:tickets_ticketerror_changelist") + f"?ticket__id__exact={obj.pk}"
-        return format_html('{}<p><a href="{}">All errors of this ticket</a></p>', table, more)
 
     @admin.display(description="Attachments")
     def attachments_table(self, obj: Ticket) -> str:
@@ -340,24 +337,38 @@ class TicketAdmin(ReadOnlyPageMixin, NoAddDeleteMixin, TicketOperationsMixin, Co
         )
         if not files:
             return "—"
-        table = html_table(
+        return _bounded_table(
+            obj,
+            files,
+            PAGE_ROWS,
             ["File", "Type", "Size (bytes)", "Uploaded"],
-            (
-                (
-                    format_html(
-                        '<a href="{}">{}</a>', reverse("attachment_download", args=[f.pk]), f.filename
-                    ),
-                    f.file_type,
-                    f.size,
-                    f.uploaded_at.strftime("%Y-%m-%d %H:%M"),
-                )
-                for f in files[:PAGE_ROWS]
+            lambda f: (
+                format_html('<a href="{}">{}</a>', reverse("attachment_download", args=[f.pk]), f.filename),
+                f.file_type,
+                f.size,
+                f.uploaded_at.strftime("%Y-%m-%d %H:%M"),
             ),
+            "tickets_fileupload_changelist",
+            "attachments",
         )
-        if len(files) <= PAGE_ROWS:
-            return table
-        more = reverse("admin:tickets_fileupload_changelist") + f"?ticket__id__exact={obj.pk}"
-        return format_html('{}<p><a href="{}">All attachments of this ticket</a></p>', table, more)
+
+
+def _bounded_table(
+    ticket: Ticket,
+    rows: list[Any],
+    limit: int,
+    headers: list[str],
+    cells: Callable[[Any], tuple[Any, ...]],
+    changelist: str,
+    what: str,
+) -> str:
+    """`rows` (read with one more than `limit`) as a table of at most `limit`, then a link
+    to the ticket's rows in `changelist` when there are more."""
+    table = html_table(headers, (cells(row) for row in rows[:limit]))
+    if len(rows) <= limit:
+        return table
+    more = reverse(f"admin:{changelist}") + f"?ticket__id__exact={ticket.pk}"
+    return format_html('{}<p><a href="{}">All {} of this ticket</a></p>', table, more, what)
 
 
 @admin.register(FileUpload)

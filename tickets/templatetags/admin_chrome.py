@@ -8,6 +8,7 @@ language, and the site's branding. The cache key is that data itself, so two req
 share HTML only when they would have rendered the same bytes; nothing of the person
 (name, e-mail, CSRF token: `navigation_user.html`) is in the cached part."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import template
@@ -82,12 +83,23 @@ def cached_sidebar(context: Context) -> SafeString:
     key = sidebar_key(context)
     if key is None:
         return _render(context)
+    return _remember(key, lambda: _render(context))
+
+
+def _remember(key: Any, render: Callable[[], SafeString]) -> SafeString:
+    """The HTML kept under `key`, rendered on first use (the cache is cleared when full)."""
     html = _html.get(key)
     if html is None:
         if len(_html) >= LIMIT:
             _html.clear()
-        html = _html[key] = _render(context)
+        html = _html[key] = render()
     return html
+
+
+def _render_in(context: Context, template: Any) -> SafeString:
+    with context.push():
+        rendered: SafeString = template.render(context)
+    return rendered
 
 
 _originals: dict[str, Any] = {}
@@ -113,15 +125,8 @@ def cached_original(context: Context, name: str, *varies: Any) -> SafeString:
     request = context.get("request")
     agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
     key = ("original", name, get_language(), "Macintosh" in agent, *varies)
-    html = _html.get(key)
-    if html is None:
-        template = _original(context.template.engine, name)  # type: ignore[union-attr]
-        with context.push():
-            rendered: SafeString = template.render(context)
-        if len(_html) >= LIMIT:
-            _html.clear()
-        html = _html[key] = rendered
-    return html
+    engine = context.template.engine  # type: ignore[union-attr]
+    return _remember(key, lambda: _render_in(context, _original(engine, name)))
 
 
 @register.simple_tag(takes_context=True)
@@ -131,12 +136,5 @@ def cached_template(context: Context, name: str, *varies: Any) -> SafeString:
     autocomplete widget (about 2 ms through the form renderer's templates) is the same
     on every list page."""
     key = ("template", name, get_language(), *varies)
-    html = _html.get(key)
-    if html is None:
-        template = context.template.engine.get_template(name)  # type: ignore[union-attr]
-        with context.push():
-            rendered: SafeString = template.render(context)
-        if len(_html) >= LIMIT:
-            _html.clear()
-        html = _html[key] = rendered
-    return html
+    engine = context.template.engine  # type: ignore[union-attr]
+    return _remember(key, lambda: _render_in(context, engine.get_template(name)))
