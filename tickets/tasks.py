@@ -5,19 +5,15 @@ from django_scopes import scopes_disabled
 
 from tickets import notifications
 
-# Emails take milliseconds and people wait for them; both queues' workers take higher
-# priority first, so a backlog of actions does not hold them back.
-MAIL_PRIORITY = 10
 
-
-@task(priority=MAIL_PRIORITY)
+@task()
 def send_notification_email(notification_id: int) -> None:
     # Looks the row up by id across companies, like every background job (see tenancy).
     with scopes_disabled():
         notifications.send_email(notification_id)
 
 
-@task(priority=MAIL_PRIORITY)
+@task()
 def send_notification_emails(notification_ids: list[int]) -> None:
     """The emails of one event's notices (each sent at most once, see send_email)."""
     failed: Exception | None = None

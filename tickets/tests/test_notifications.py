@@ -428,31 +428,6 @@ class DeliveryTests(NotificationTestCase):
         self.assertEqual(len(self.mail(to=self.worker.email)), 1)
         self.assertEqual(DBTaskResult.objects.filter(status="FAILED").count(), 0)
 
-    def test_mail_jobs_run_before_a_backlog_of_actions(self) -> None:
-        """Emails are quick and time-sensitive; a queue of slow actions must not hold a
-        "task assigned" email back (the load benchmark ended with 900+ actions queued)."""
-        from django.db import transaction
-
-        from tickets.tasks import send_notification_email
-        from workflows.tasks import run_action_task
-
-        self.submit()
-        with scopes_disabled():
-            notice = Notification.objects.get(recipient=self.worker, kind=NotificationKind.TASK_ASSIGNED)
-        DBTaskResult.objects.all().delete()
-        actions = [run_action_task.enqueue(task_id=2**31 - i).id for i in range(3)]
-        mail = send_notification_email.enqueue(notice.pk).id
-        # What the database queue's worker claims next (its own query: db_worker.Worker.run).
-        with transaction.atomic():
-            claimed = DBTaskResult.objects.ready().filter(queue_name__in=["default"]).get_locked()
-        assert claimed is not None
-        self.assertEqual(str(claimed.pk), str(mail))
-        run_queued_tasks(limit=1)  # and it sends
-        self.assertEqual(len(self.mail(to=self.worker.email)), 1)
-        self.assertEqual(
-            set(DBTaskResult.objects.filter(pk__in=actions).values_list("status", flat=True)), {"READY"}
-        )
-
     def test_rolled_back_event_notifies_no_one(self) -> None:
         class Boom(Exception):
             pass
