@@ -84,14 +84,17 @@ class SqlTimer:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.count = 0
+        self.each: list[tuple[float, str]] = []
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            self.seconds += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            self.seconds += spent
             self.count += 1
+            self.each.append((spent, sql))
 
 
 def main() -> None:
@@ -105,6 +108,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
     parser.add_argument("--top", type=int, default=35, help="functions to print")
     parser.add_argument("--dump", default="", help="with --cprofile: also write the stats to this file")
+    parser.add_argument("--queries", action="store_true", help="each query's median ms and its SQL")
     parser.add_argument(
         "--templates", action="store_true", help="CPU ms per template, own and with its includes"
     )
@@ -136,6 +140,7 @@ def main() -> None:
 
         call()  # warm caches (templates, content types)
         walls, cpus, sqls, counts = [], [], [], []
+        each: list[list[tuple[float, str]]] = []
         profiler = cProfile.Profile() if args.cprofile else None
         templates = TemplateTimer() if args.templates else None
         if templates:
@@ -154,12 +159,20 @@ def main() -> None:
             assert response.status_code == s.expect, (s.path, response.status_code)
             sqls.append(timer.seconds)
             counts.append(timer.count)
+            each.append(timer.each)
         print(
             f"{s.name:40} {statistics.median(walls) * 1000:8.1f} {statistics.median(cpus) * 1000:7.1f} "
             f"{statistics.median(sqls) * 1000:7.1f} "
             f"{statistics.median(counts):7.0f} {len(response.content) / 1024:5.0f}",
             flush=True,
         )
+        if args.queries and each:
+            # The queries of the last request, each with its median over the requests
+            # that ran the same number of queries.
+            alike = [e for e in each if len(e) == len(each[-1])]
+            for i, (_, sql) in enumerate(each[-1]):
+                spent = statistics.median(e[i][0] for e in alike)
+                print(f"  {spent * 1000:6.2f} ms  {sql[:160]}")
         if templates:
             templates.uninstall()
             print(templates.report(args.n, args.top))

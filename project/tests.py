@@ -3,9 +3,11 @@
 import os
 import subprocess
 import sys
+from unittest import skipUnless
 
 from django.conf import settings
-from django.test import SimpleTestCase
+from django.db import connection
+from django.test import SimpleTestCase, TestCase
 
 from project.testing import SmtpServer
 
@@ -67,6 +69,62 @@ class SettingsTests(SimpleTestCase):
         )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("no issues", result.stdout)
+
+
+_OPTIONS = (
+    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'project.settings'); django.setup();"
+    "from django.conf import settings; print(sorted(settings.DATABASES['default'].get('OPTIONS', {}).items()))"
+)
+
+
+class PreparedStatementTests(SimpleTestCase):
+    """Issue 10: on PostgreSQL parameters are bound on the server and repeated statements
+    are prepared; DB_PREPARED_STATEMENTS=false turns both off (for a pooler that cannot
+    keep prepared statements)."""
+
+    def options(self, **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k not in {"TESTING", "DB_PREPARED_STATEMENTS"}}
+        result = subprocess.run(
+            [sys.executable, "-c", _OPTIONS],
+            cwd=settings.BASE_DIR,
+            env={**clean, "DEBUG": "true", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/tf", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def test_on_by_default_for_postgresql(self) -> None:
+        self.assertIn("('prepare_threshold', 5), ('server_side_binding', True)", self.options())
+
+    def test_can_be_turned_off(self) -> None:
+        out = self.options(DB_PREPARED_STATEMENTS="false")
+        self.assertNotIn("server_side_binding", out)
+        self.assertNotIn("prepare_threshold", out)
+
+    def test_not_for_sqlite(self) -> None:
+        self.assertNotIn("server_side_binding", self.options(DATABASE_URL="sqlite:///tmp/x.sqlite3"))
+
+
+@skipUnless(connection.vendor == "postgresql", "PostgreSQL prepares statements")
+class PreparedOnTheServerTests(TestCase):
+    def test_a_statement_run_a_sixth_time_runs_prepared(self) -> None:
+        def prepared() -> int:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%tf_probe%"]
+                )
+                return int(cursor.fetchone()[0])
+
+        seen = []
+        for i in range(7):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT %s::int + 1 AS tf_probe", [i])
+                self.assertEqual(cursor.fetchone()[0], i + 1)
+            seen.append(prepared())
+        # Planned anew five times (prepare_threshold), then prepared once and reused.
+        self.assertEqual(seen, [0, 0, 0, 0, 0, 1, 1])
 
 
 _SEND = (
