@@ -87,8 +87,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         load=_task_list_columns,
         first_page=lambda: _TASK_LIST.objects("first page", user),
     )
-    claimable = _TASK_LIST.objects("claimable", user)
     queues = [name for (name,) in _TASK_LIST.tuples("queues", user)]
+    # Queue tasks belong to company roles: without one there is nothing to claim.
+    claimable = _TASK_LIST.objects("claimable", user) if queues else []
     return render(
         request,
         "workflows/task_list.html",

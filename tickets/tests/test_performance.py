@@ -282,6 +282,21 @@ class KeysetPagingTests(PerformanceTestCase):
         keys = [(t.created_at, t.pk) for t in [*first.rows, *second.rows]]
         self.assertEqual(keys, sorted(keys))
 
+    def test_task_list_reads_the_claimable_tasks_only_for_a_queue_role_member(self) -> None:
+        from accounts.models import CompanyRole
+
+        self.client.force_login(self.worker)
+        url = reverse("task_list")
+        self.client.get(url)  # warm
+        without, response = count_queries(lambda: self.client.get(url))
+        self.assertNotContains(response, 'id="claimable"')
+        with scopes_disabled():
+            role = CompanyRole.objects.create(company=self.company, name="it")
+            self.worker.company_roles.add(role)
+        with_role, response = count_queries(lambda: self.client.get(url))
+        self.assertContains(response, 'data-testid="claimable-empty"')
+        self.assertEqual(with_role, without + 1)
+
 
 class PeopleFilterTests(PerformanceTestCase):
     def test_task_list_does_not_list_every_worker(self) -> None:
