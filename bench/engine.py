@@ -317,6 +317,13 @@ def _client(
     connection.close()
 
 
+def _prepared() -> str:
+    """Whether statements are prepared on the server (DB_PREPARED_STATEMENTS)."""
+    options = connection.settings_dict.get("OPTIONS", {})
+    on = options.get("server_side_binding") and options.get("prepare_threshold") is not None
+    return "prepared statements on" if on else "prepared statements off (DB_PREPARED_STATEMENTS=false)"
+
+
 def clients(n: int, companies: int, ops: int) -> None:
     """`--clients N`: N processes at once, each starting then completing `ops` tickets of
     its own, spread over `companies` companies (1: every client in one least-loaded pool,
@@ -350,7 +357,7 @@ def clients(n: int, companies: int, ops: int) -> None:
     done = total / (max(t[3] for t in times) - min(t[2] for t in times))
     bare = total / (max(t[5] for t in times) - min(t[4] for t in times))
     print(
-        f"{n} clients over {companies} compan{'y' if companies == 1 else 'ies'}, {ops} each: "
+        f"{n} clients over {companies} compan{'y' if companies == 1 else 'ies'}, {ops} each, {_prepared()}: "
         f"bare Django {bare:6.1f} one-row transactions/s, starts {starts:6.1f}/s, "
         f"completions with advance {done:6.1f}/s (completions / bare {done / bare:.2f})"
     )
@@ -388,7 +395,7 @@ def main() -> None:
             profile(company, submitter, tt, args.ops, args.profile)
             return
         ids = [w.pk for w in workers]
-        print(f"database: PostgreSQL; {WORKERS} workers; {args.ops} ops per figure")
+        print(f"database: PostgreSQL; {WORKERS} workers; {args.ops} ops per figure; {_prepared()}")
         print("CPU is shared with other processes on this machine: compare ratios within one run.")
         bare = bare_baseline(company, args.ops)
         print(f"bare Django baseline: {bare:7.1f} one-row transactions/s")
