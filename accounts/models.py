@@ -90,6 +90,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Least-loaded assignment reads these instead of counting tasks (O(pool), not O(tasks)).
     open_tasks = models.IntegerField(default=0, editable=False)
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Holds the task_worker system role: kept from the group membership by
+    # accounts.services.sync_task_worker_flags, so the least-loaded pick walks one partial
+    # index in load order (accounts_user_worker_pool) instead of the company's users.
+    is_task_worker = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]

@@ -1,12 +1,28 @@
 """Account writes: sign-up, profile, company user management."""
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from accounts.models import Company, User
 from accounts.roles import SystemRole
+
+
+def sync_task_worker_flags(user_ids: Iterable[int] | None = None) -> int:
+    """Sets `User.is_task_worker` from the task_worker group membership, for `user_ids`
+    (every user when None); returns how many rows changed. Called on every change of a
+    user's groups (accounts.apps: m2m_changed) and by reconcile_task_counts."""
+    through: Any = User.groups.through
+    member = through.objects.filter(user_id=OuterRef("pk"), group__name=SystemRole.TASK_WORKER)
+    users = User.objects.all() if user_ids is None else User.objects.filter(pk__in=list(user_ids))
+    fixes = 0
+    for flag in (True, False):
+        stale = users.filter(is_task_worker=not flag).filter(Exists(member) if flag else ~Exists(member))
+        fixes += stale.update(is_task_worker=flag)
+    return fixes
 
 
 def set_roles(*, user: User, roles: Iterable[str]) -> None:

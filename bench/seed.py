@@ -401,6 +401,13 @@ def main() -> None:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
+        # The least-loaded pool's flag (accounts.services.sync_task_worker_flags) from the roles.
+        cur.execute(
+            """UPDATE accounts_user u SET is_task_worker = true
+               FROM accounts_user_groups ug JOIN auth_group g ON g.id = ug.group_id AND g.name = 'task_worker'
+               WHERE ug.user_id = u.id"""
+        )
+        step(f"task-worker flags: {cur.rowcount} users")
         # The open-task counters (workflows.assignment), as reconcile_task_counts would set them.
         cur.execute(
             """UPDATE accounts_user u SET open_tasks = c.n

@@ -309,53 +309,77 @@ def _least_loaded(task: TaskInstance, spec: dict[str, Any]) -> AssignmentDecisio
     return choose_worker(task.company_id, role)
 
 
-def _pick_sql(with_role: bool, loads: int, times: int) -> str:
-    """The pool's best worker, one statement (text per shape, built once). The counters
-    count this transaction's own changes still held by `tracked_loads` (`loads` deltas
-    and `times` assignment times; written at its end, after the pick, for the lock
-    order): without them, whoever has just completed a step counted it for the next one."""
-    groups = User.groups.through._meta.db_table
+def _pick_sql(with_role: bool, pending: int, loads: int, times: int) -> str:
+    """The pool's best worker, one statement (text per shape, built once). The first row
+    of the partial index accounts_user_worker_pool (company, open tasks, last assigned
+    NULLS FIRST, id) is the answer, so the cost does not grow with the pool (a role pool
+    skips the workers ahead of its best member). The `pending` users, whose counters
+    this transaction changed (`loads` deltas, `times` assignment times) but
+    `tracked_loads` writes only at its end (lock order), are read apart with those
+    changes counted: without them, whoever has just completed a step counted it for the
+    next one. The candidates are counted up to CANDIDATES_CAP."""
     roles = User.company_roles.through._meta.db_table
-    role_join = (
-        f"INNER JOIN {roles} ucr ON ucr.user_id = u.id "
-        f"INNER JOIN {CompanyRole._meta.db_table} cr ON cr.id = ucr.companyrole_id AND cr.name = %s "
-        if with_role
-        else ""
+    users = User._meta.db_table
+    cols = fastsql.select_list(User, "u")
+
+    def pool(alias: str) -> str:
+        role = (
+            f" AND EXISTS (SELECT 1 FROM {roles} ucr INNER JOIN {CompanyRole._meta.db_table} cr "  # noqa: S608 - names from the models
+            f"ON cr.id = ucr.companyrole_id WHERE ucr.user_id = {alias}.id AND cr.name = %s)"
+            if with_role
+            else ""
+        )
+        return (
+            f"{alias}.company_id = %s AND {alias}.is_active AND {alias}.is_available "
+            f"AND {alias}.is_task_worker{role}"
+        )
+
+    ids = ", ".join(["%s"] * pending)
+    best = (
+        f"SELECT {cols}, u.open_tasks AS tf_load, u.last_assigned_at AS tf_recent FROM {users} u "  # noqa: S608 - names from the models, values are parameters
+        f"WHERE {pool('u')}{f' AND u.id NOT IN ({ids})' if pending else ''} "
+        "ORDER BY u.open_tasks, u.last_assigned_at ASC NULLS FIRST, u.id LIMIT 1"
     )
-    load = "u.open_tasks"
-    if loads:
-        load += " + CASE u.id " + "WHEN %s THEN %s " * loads + "ELSE 0 END"
-    recent = "u.last_assigned_at"
-    if times:
-        recent = "CASE u.id " + "WHEN %s THEN %s " * times + "ELSE u.last_assigned_at END"
-    return (
-        f"SELECT * FROM (SELECT {fastsql.select_list(User, 'u')}, COUNT(*) OVER () AS tf_candidates, "  # noqa: S608 - names from the models, values are parameters
-        f"{load} AS tf_load, {recent} AS tf_recent "
-        f"FROM {User._meta.db_table} u "
-        f"INNER JOIN {groups} ug ON ug.user_id = u.id "
-        "INNER JOIN auth_group g ON g.id = ug.group_id AND g.name = %s "
-        f"{role_join}"
-        "WHERE u.company_id = %s AND u.is_active AND u.is_available) pool "
-        "ORDER BY tf_load, tf_recent IS NOT NULL, tf_recent, id "
-        "LIMIT 1"
+    if pending:
+        load = "u.open_tasks"
+        if loads:
+            load += " + CASE u.id " + "WHEN %s THEN %s " * loads + "ELSE 0 END"
+        recent = "u.last_assigned_at"
+        if times:
+            recent = "CASE u.id " + "WHEN %s THEN %s " * times + "ELSE u.last_assigned_at END"
+        best = (
+            f"SELECT * FROM ({best}) a UNION ALL "  # noqa: S608 - names from the models, values are parameters
+            f"SELECT {cols}, {load}, {recent} FROM {users} u WHERE u.id IN ({ids}) AND {pool('u')}"
+        )
+    # In the index's order, so the planner reads the index rather than scan the table
+    # until it has found enough.
+    count = (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {users} c WHERE {pool('c')} "  # noqa: S608 - names from the models, values are parameters
+        f"ORDER BY c.open_tasks, c.last_assigned_at ASC NULLS FIRST, c.id LIMIT {CANDIDATES_CAP}) n"
     )
+    return f"SELECT p.*, ({count}) FROM ({best}) p ORDER BY tf_load, tf_recent ASC NULLS FIRST, id LIMIT 1"  # noqa: S608 - names from the models, values are parameters
+
+
+# The number of candidates a reason names stops here: counting on would read the whole pool.
+CANDIDATES_CAP = 100
 
 
 def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecision:
-    """The least-loaded pick itself (the caller holds the pool lock): one query on the
-    pool's user rows, whatever the number of tasks, counting this transaction's own
-    unwritten counter changes (`_pick_sql`)."""
+    """The least-loaded pick itself (the caller holds the pool lock): one query, whatever
+    the number of tasks or workers, counting this transaction's own unwritten counter
+    changes (`_pick_sql`)."""
     pending = _pending.get() or {}
     loads = [(pk, c.delta) for pk, c in pending.items() if c.delta]
     times = [(pk, c.assigned_at) for pk, c in pending.items() if c.assigned_at is not None]
+    changed = sorted({pk for pk, _ in loads} | {pk for pk, _ in times})
     adapt = connection.ops.adapt_datetimefield_value
-    params: list[Any] = [v for pk, delta in loads for v in (pk, delta)]
-    params += [v for pk, at in times for v in (pk, adapt(at))]
-    params.append(str(SystemRole.TASK_WORKER))
-    if role:
-        params.append(role)
-    params.append(company_id)
-    shape = (bool(role), len(loads), len(times))
+    in_pool: list[Any] = [company_id, *([role] if role else [])]
+    params: list[Any] = [*in_pool, *in_pool, *changed]
+    if changed:
+        params += [v for pk, delta in loads for v in (pk, delta)]
+        params += [v for pk, at in times for v in (pk, adapt(at))]
+        params += [*changed, *in_pool]
+    shape = (bool(role), len(changed), len(loads), len(times))
     sql = fastsql.cached(("pick", *shape), lambda: _pick_sql(*shape))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -366,12 +390,13 @@ def choose_worker(company_id: int, role: str | None = None) -> AssignmentDecisio
             return _nobody(Rule.LEAST_LOADED, f"The company role '{role}' does not exist.", role=role)
         with_role = f" with the company role '{role}'" if role else ""
         return _nobody(Rule.LEAST_LOADED, f"No available task worker{with_role}.", role=role)
-    *columns, candidates, open_tasks, _ = row
+    *columns, open_tasks, _, candidates = row
     best = fastsql.row_to(User, columns)
+    among = f"{candidates}" if candidates < CANDIDATES_CAP else f"{CANDIDATES_CAP} or more"
     return AssignmentDecision(
         Rule.LEAST_LOADED,
         best,
-        f"Assigned to {best} ({open_tasks} open task(s), the fewest among {candidates} available {pool}).",
+        f"Assigned to {best} ({open_tasks} open task(s), the fewest among {among} available {pool}).",
         open_tasks=open_tasks,
         candidates=candidates,
         extra={"role": role} if role else {},

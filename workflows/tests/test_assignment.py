@@ -2,11 +2,13 @@
 
 from io import StringIO
 from typing import Any
+from unittest import skipUnless
 
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -348,6 +350,114 @@ class CounterTests(RuleTestCase):
         # A request's submit is 2 more with the session and the user
         # (tickets.tests.test_performance.SUBMIT_QUERY_LIMIT), notices included.
         self.assertLessEqual(len(real), 8 if connection.vendor == "postgresql" else 9, "\n".join(real))
+
+
+class PoolTests(RuleTestCase):
+    """The least-loaded pool is read through `User.is_task_worker` and one partial index
+    (accounts_user_worker_pool): the flag must follow the task_worker role whichever way
+    it changes, and the pick must not read the whole company."""
+
+    def flag(self, user: User) -> bool:
+        return User.objects.values_list("is_task_worker", flat=True).get(pk=user.pk)
+
+    def test_flag_follows_the_role_from_either_side(self) -> None:
+        from django.contrib.auth.models import Group
+
+        from accounts.services import set_roles
+
+        person = make_user(self.company, SystemRole.USER)
+        self.assertFalse(self.flag(person))
+        set_roles(user=person, roles=[SystemRole.USER, SystemRole.TASK_WORKER])
+        self.assertTrue(self.flag(person))
+        set_roles(user=person, roles=[SystemRole.USER])
+        self.assertFalse(self.flag(person))
+        group = Group.objects.get(name=SystemRole.TASK_WORKER)
+        group.user_set.add(person)
+        self.assertTrue(self.flag(person))
+        group.user_set.remove(person)
+        self.assertFalse(self.flag(person))
+        person.groups.add(group)
+        self.assertTrue(self.flag(person))
+        person.groups.clear()
+        self.assertFalse(self.flag(person))
+        group.user_set.add(person)
+        self.assertTrue(self.flag(self.worker))
+        group.user_set.clear()
+        self.assertEqual((self.flag(person), self.flag(self.worker)), (False, False))
+
+    def test_a_user_without_the_role_is_never_picked(self) -> None:
+        # The submitter has no open task and was never assigned: first in load order.
+        User.objects.filter(pk=self.submitter.pk).update(is_available=True)
+        user, _ = self.assigned(self.one({}))
+        self.assertEqual(user, self.worker)
+
+    def test_reconcile_repairs_a_wrong_flag(self) -> None:
+        User.objects.filter(pk=self.worker.pk).update(is_task_worker=False)
+        User.objects.filter(pk=self.submitter.pk).update(is_task_worker=True)
+        out = StringIO()
+        call_command("reconcile_task_counts", stdout=out)
+        self.assertIn("2 task-worker flag(s) fixed", out.getvalue())
+        self.assertEqual((self.flag(self.worker), self.flag(self.submitter)), (True, False))
+
+    def test_the_reason_counts_candidates_up_to_the_cap(self) -> None:
+        User.objects.bulk_create(
+            User(
+                email=f"pool{i}@example.com",
+                company=self.company,
+                is_task_worker=True,
+                open_tasks=5,
+                last_assigned_at=timezone.now(),
+            )
+            for i in range(assignment.CANDIDATES_CAP)
+        )
+        user, reason = self.assigned(self.one({}))
+        self.assertEqual(user, self.worker)
+        self.assertIn(f"the fewest among {assignment.CANDIDATES_CAP} or more available task workers", reason)
+
+    @skipUnless(connection.vendor == "postgresql", "EXPLAIN plans are PostgreSQL's")
+    def test_the_pick_walks_the_pool_index(self) -> None:
+        # Many idle non-workers (first in load order) and many workers: the pick reads the
+        # index from its first pool row, with or without this transaction's own changes.
+        now = timezone.now()
+        User.objects.bulk_create(
+            User(email=f"s{i}@example.com", company=self.company, is_task_worker=False) for i in range(1500)
+        )
+        User.objects.bulk_create(
+            User(
+                email=f"w{i}@example.com",
+                company=self.company,
+                is_task_worker=True,
+                open_tasks=i % 7,
+                last_assigned_at=now,
+            )
+            for i in range(1500)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE accounts_user")
+        for shape, params in (
+            ((False, 0, 0, 0), [self.company.pk] * 2),
+            (
+                (False, 1, 1, 0),
+                [self.company.pk] * 2 + [self.worker.pk, self.worker.pk, -1, self.worker.pk, self.company.pk],
+            ),
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + assignment._pick_sql(*shape), params)
+                plan = cursor.fetchone()[0][0]["Plan"]
+            nodes = list(_nodes(plan))
+            self.assertNotIn(
+                "Seq Scan", [n["Node Type"] for n in nodes if n.get("Relation Name") == "accounts_user"]
+            )
+            walks = [n for n in nodes if n.get("Index Name") == "accounts_user_worker_pool"]
+            self.assertTrue(walks, plan)
+            # The pick stops at its first row; the count at the cap.
+            self.assertLessEqual(max(n["Actual Rows"] for n in walks), assignment.CANDIDATES_CAP, plan)
+
+
+def _nodes(plan: dict[str, Any]) -> Any:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
 
 
 class OwnerTests(EngineTestCase):
