@@ -162,15 +162,32 @@ class Prepared:
             cursor.execute(compiled.sql, params)
             return [tuple(row) for row in cursor.fetchall()]
 
+    def values(self, key: Hashable, *args: Any, using: str = "default") -> list[tuple[Any, ...]]:
+        """The rows a `values_list()` queryset would return: every column through its
+        field's converters (JSON from PostgreSQL, a datetime from SQLite), unlike `tuples`."""
+        if _out_of_range(args):
+            return []
+        _, compiler = self._bound_compiler(key, args, using)
+        return [tuple(row) for row in compiler.results_iter(tuple_expected=True)]
+
+    def _bound_compiler(
+        self, key: Hashable, args: tuple[Any, ...], using: str
+    ) -> tuple[_Compiled, SQLCompiler]:
+        """The compiled queryset's compiler, on this thread's connection, with the
+        call's parameters: running it never builds or compiles the query again."""
+        compiled, params = self._compiled(key, args, using)
+        assert compiled.compiler is not None, "needs a QuerySet, not a Composed statement"
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection = connections[using]  # this thread's connection
+        sql = compiled.sql
+        compiler.as_sql = lambda *args, **kwargs: (sql, params)  # type: ignore[method-assign]
+        return compiled, compiler
+
     def objects(self, key: Hashable, *args: Any, using: str = "default") -> list[Any]:
         """The model instances the queryset would return (select_related and annotations
         included), without building or compiling it."""
         if _out_of_range(args):
             return []
-        compiled, params = self._compiled(key, args, using)
-        assert compiled.compiler is not None and compiled.queryset is not None, "objects() needs a QuerySet"
-        compiler = copy.copy(compiled.compiler)
-        compiler.connection = connections[using]  # this thread's connection
-        sql = compiled.sql
-        compiler.as_sql = lambda *args, **kwargs: (sql, params)  # type: ignore[method-assign]
+        compiled, compiler = self._bound_compiler(key, args, using)
+        assert compiled.queryset is not None
         return list(ModelIterable(_Run(compiled.queryset, compiler)))  # type: ignore[arg-type]

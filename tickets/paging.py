@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -30,7 +30,8 @@ class KeysetPage:
         return len(self.rows)
 
 
-def encode(row: Model, key: str) -> str:
+def encode(row: Any, key: str) -> str:
+    """The cursor of `row`: a model instance, or any row with `key` and `pk` attributes."""
     moment: datetime = getattr(row, key)
     micros = (moment - EPOCH) // timedelta(microseconds=1)
     return f"{micros}-{row.pk}"
@@ -94,12 +95,15 @@ def keyset_page(
     before: str | None = None,
     load: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda qs: qs,
     first_page: Callable[[], list[Any]] | None = None,
+    as_row: Callable[[Any], Any] | None = None,
 ) -> KeysetPage:
     """The page after `after` (or before `before`) of `queryset` ordered by (key, id),
     descending when `newest_first`. `load` adds what the page shows (select_related,
     only) to the query that fetches the page's rows by id. `queryset` may be a function
     (built only when needed); `first_page`, when given, returns the first page's size+1
-    rows instead (a prepared `page_query`: the page most requests ask for)."""
+    rows instead (a prepared `page_query`: the page most requests ask for). `as_row`, when
+    given, makes each fetched row (of either) a page row, e.g. a `values_list` tuple a
+    typed row; page rows need `key` and `pk` attributes for the cursors."""
     back = decode(before)
     cursor = back or decode(after)
     forward = back is None
@@ -111,6 +115,8 @@ def keyset_page(
         rows = list(page_query(source, key=key, ascending=ascending, size=size, cursor=cursor, load=load))
     more = len(rows) > size
     rows = rows[:size]
+    if as_row is not None:
+        rows = [as_row(row) for row in rows]
     if not forward:
         rows.reverse()
     has_next = more if forward else cursor is not None

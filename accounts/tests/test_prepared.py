@@ -7,7 +7,8 @@ from typing import Any
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import JSONField, QuerySet, Value
+from django.db.models.functions import Cast
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -53,6 +54,23 @@ class PreparedTests(TestCase):
         self.client.force_login(self.a)
         self.assertEqual(self.client.get(f"/tickets/{2**63}/").status_code, 404)
         self.assertEqual(self.client.get(f"/tickets/new/{2**64}/").status_code, 404)
+
+    def test_values_converts_columns_as_values_list_does(self) -> None:
+        # A JSON column comes from PostgreSQL as text (and a datetime from SQLite): only
+        # the field's converter makes it what `values_list` returns.
+        def build(key: str, user_id: int) -> QuerySet[Any]:
+            return (
+                User.objects.filter(pk=user_id)
+                .annotate(doc=Cast(Value('{"a": [1]}'), output_field=JSONField()))
+                .values_list("pk", "first_name", "created_at", "doc")
+            )
+
+        prepared = Prepared(build)
+        for user in (self.a, self.b):
+            rows = prepared.values("k", user.pk)
+            self.assertEqual(rows, list(build("k", user.pk)))
+            self.assertEqual(rows[0][3], {"a": [1]})
+        self.assertEqual(prepared.values("k", 10**9), [])
 
     def test_a_user_argument_binds_its_id_and_company(self) -> None:
         other = make_user(make_company(), SystemRole.USER, first_name="Cy")
