@@ -2,7 +2,9 @@
 may see comes from `tickets.access`."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -22,12 +24,14 @@ from tickets.models import (
     TicketError,
     TimelineEvent,
 )
-from tickets.paging import page_query
+from tickets.paging import KeysetPage, keyset_page, page_query
+from tickets.templatetags.links import paths_of
 from workflows.models import (
     ACTIVE_WORKFLOW_STATUSES,
     TaskDefinition,
     TaskInstance,
     TaskStatus,
+    WorkflowStatus,
 )
 from workflows.selectors import open_task_count
 
@@ -106,6 +110,94 @@ def first_ticket_page(user: User, *, archived: bool, size: int) -> list[Ticket]:
     """The newest size+1 tickets of the list without a search: the page most requests
     ask for, prepared (accounts.prepared)."""
     return _FIRST_TICKET_PAGE.objects((archived, size), user)
+
+
+@dataclass(frozen=True, slots=True)
+class MyTaskRow:
+    """A row of My tasks: what the table shows, ready to print, and the cursor's
+    (created_at, pk). Read as plain columns: five model instances per row (task,
+    definition, instance, ticket, type) cost more CPU than the page's SQL, and each
+    lookup or filter a row's template does costs more than these few strings."""
+
+    pk: int
+    created_at: datetime
+    url: str
+    title: str
+    ticket_url: str
+    ticket_label: str  # "#<id> <title>"
+    ticket_type: str
+    badge: str  # the status's CSS class: ON_HOLD when its workflow is held
+    status_label: str
+
+    @classmethod
+    def maker(cls) -> Callable[[tuple[Any, ...]], "MyTaskRow"]:
+        """Makes a row of `_my_task_columns`' values (the paths reversed once)."""
+        task_path, task_tail = paths_of("task_detail")
+        ticket_path, ticket_tail = paths_of("ticket_detail")
+
+        def make(row: tuple[Any, ...]) -> MyTaskRow:
+            pk, created_at, status, title, ticket_id, ticket_title, ticket_type, instance_status = row
+            held = instance_status == WorkflowStatus.ON_HOLD
+            return cls(
+                pk=pk,
+                created_at=created_at,
+                url=f"{task_path}{pk}{task_tail}",
+                title=title,
+                ticket_url=f"{ticket_path}{ticket_id}{ticket_tail}",
+                ticket_label=f"#{ticket_id} {ticket_title}",
+                ticket_type=ticket_type,
+                badge=WorkflowStatus.ON_HOLD.value if held else status,
+                status_label="On hold" if held else _TASK_STATUS_LABELS.get(status, status),
+            )
+
+        return make
+
+
+_TASK_STATUS_LABELS: dict[str, str] = {str(value): str(label) for value, label in TaskStatus.choices}
+MY_TASKS_PAGE_SIZE = 25
+
+
+def _my_task_columns(qs: QuerySet[TaskInstance]) -> QuerySet[Any]:
+    """The columns of MyTaskRow, in its order (the joins only the page's rows pay)."""
+    return qs.values_list(
+        "pk",
+        "created_at",
+        "status",
+        "task_definition__title",
+        "workflow_instance__ticket__id",
+        "workflow_instance__ticket__title",
+        "workflow_instance__ticket__ticket_type__title",
+        "workflow_instance__status",
+    )
+
+
+def _first_my_task_page(key: str, user: User) -> QuerySet[Any]:
+    return page_query(
+        access.open_tasks_for(user),
+        key="created_at",
+        ascending=True,
+        size=MY_TASKS_PAGE_SIZE,
+        load=_my_task_columns,
+    )
+
+
+_FIRST_MY_TASK_PAGE = Prepared(_first_my_task_page)
+
+
+def my_task_page(user: User, *, after: str | None = None, before: str | None = None) -> KeysetPage:
+    """A page of the user's open tasks, oldest first (keyset, `tickets.paging`). The
+    first page, which most requests ask for, is prepared (accounts.prepared)."""
+    return keyset_page(
+        lambda: access.open_tasks_for(user),
+        key="created_at",
+        newest_first=False,
+        size=MY_TASKS_PAGE_SIZE,
+        after=after,
+        before=before,
+        load=_my_task_columns,
+        first_page=lambda: _FIRST_MY_TASK_PAGE.values("first page", user),
+        as_row=MyTaskRow.maker(),
+    )
 
 
 def _current_tasks(count: int, company_id: int, *instance_ids: int) -> QuerySet[TaskInstance]:

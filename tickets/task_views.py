@@ -19,10 +19,9 @@ from accounts.services import set_availability
 from tickets import access
 from tickets import selectors as ticket_selectors
 from tickets.forms import CommentForm, SchemaForm
-from tickets.paging import keyset_page, page_query
 from tickets.selectors import labelled_data, task_input_rows, task_page_context
 from workflows import services
-from workflows.models import TaskInstance, TaskType, WorkflowStatus
+from workflows.models import TaskType, WorkflowStatus
 
 CLAIMABLE_LIMIT = 50
 
@@ -35,36 +34,9 @@ workers_only = access.page_requires(access.may_work_tasks, "This page needs the 
 task_pages = access.page_requires(access.in_any_company, "This page is for members of a company.")
 
 
-def _task_list_columns(qs: QuerySet[TaskInstance]) -> QuerySet[TaskInstance]:
-    """What the list shows, and only that: no JSON document per row."""
-    return qs.select_related("task_definition", "workflow_instance__ticket__ticket_type").only(
-        "id",
-        "company_id",
-        "status",
-        "created_at",
-        "task_definition__title",
-        "workflow_instance__company_id",
-        "workflow_instance__status",
-        "workflow_instance__ticket__title",
-        "workflow_instance__ticket__company_id",
-        "workflow_instance__ticket__ticket_type__title",
-    )
-
-
-TASK_PAGE_SIZE = 25
-
-
 def _task_list_query(key: str, user: User) -> QuerySet[Any]:
-    """The page's three reads, prepared (accounts.prepared): most requests are the first
-    page, and building these querysets cost more CPU than running them."""
-    if key == "first page":
-        return page_query(
-            access.open_tasks_for(user),
-            key="created_at",
-            ascending=True,
-            size=TASK_PAGE_SIZE,
-            load=_task_list_columns,
-        )
+    """The Claimable list and the queue names, prepared (accounts.prepared): building
+    these querysets cost more CPU than running them."""
     if key == "claimable":
         return access.claimable_tasks(user)[: CLAIMABLE_LIMIT + 1]
     # The queues the person may claim from, so an empty Claimable list can name them.
@@ -77,15 +49,8 @@ _TASK_LIST = Prepared(_task_list_query)
 @task_pages
 def task_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)  # in a company (task_pages)
-    page = keyset_page(
-        lambda: access.open_tasks_for(user),
-        key="created_at",
-        newest_first=False,
-        size=TASK_PAGE_SIZE,
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
-        load=_task_list_columns,
-        first_page=lambda: _TASK_LIST.objects("first page", user),
+    page = ticket_selectors.my_task_page(
+        user, after=request.GET.get("after"), before=request.GET.get("before")
     )
     queues = [name for (name,) in _TASK_LIST.tuples("queues", user)]
     # Queue tasks belong to company roles: without one there is nothing to claim.
