@@ -22,7 +22,7 @@ with the real users of each test."""
 
 import copy
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +34,8 @@ from django_scopes import scopes_disabled
 
 from accounts.models import User
 
+# Connections a compiled query keeps its converters for (a sync worker has one).
+_CONNECTIONS_KEPT = 8
 # Never a real id (ids are positive): one per id argument of `build`, two per user.
 _SENTINELS = tuple(-7_300_000_001 - i for i in range(48))
 
@@ -59,6 +61,9 @@ class _Compiled:
     params: tuple[Any, ...]
     compiler: SQLCompiler | None  # for fetching model instances
     queryset: QuerySet[Any] | None
+    # The columns' converters per connection (the backend's are its methods): working
+    # them out compared every column's field again on each call.
+    converters: dict[Any, dict[int, Any]] = field(default_factory=dict)
 
 
 def _compile(built: QuerySet[Any] | Composed, using: str) -> _Compiled:
@@ -178,9 +183,17 @@ class Prepared:
         compiled, params = self._compiled(key, args, using)
         assert compiled.compiler is not None, "needs a QuerySet, not a Composed statement"
         compiler = copy.copy(compiled.compiler)
-        compiler.connection = connections[using]  # this thread's connection
+        connection = compiler.connection = connections[using]  # this thread's connection
         sql = compiled.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, params)  # type: ignore[method-assign]
+        converters = compiled.converters.get(connection)
+        if converters is None:
+            if len(compiled.converters) >= _CONNECTIONS_KEPT:
+                # Connections that come and go (a thread per ASGI request) are let go.
+                compiled.converters.clear()
+            columns = [s[0] for s in compiler.select[0 : compiler.col_count]]
+            converters = compiled.converters[connection] = compiler.get_converters(columns)
+        compiler.get_converters = lambda expressions: converters  # type: ignore[method-assign]
         return compiled, compiler
 
     def objects(self, key: Hashable, *args: Any, using: str = "default") -> list[Any]:

@@ -1,14 +1,17 @@
 """Queries compiled once per process (accounts.prepared), and the two every request runs
 through it or without the ORM: the session read and the user (issue 15)."""
 
+import threading
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import JSONField, QuerySet, Value
 from django.db.models.functions import Cast
+from django.db.models.sql.compiler import SQLCompiler
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,7 +19,7 @@ from django.utils import timezone
 
 from accounts.backends import UserBackend
 from accounts.models import User
-from accounts.prepared import Prepared
+from accounts.prepared import _CONNECTIONS_KEPT, Prepared
 from accounts.roles import SystemRole
 from accounts.sessions import SessionStore
 from project.testing import make_company, make_user
@@ -71,6 +74,41 @@ class PreparedTests(TestCase):
             self.assertEqual(rows, list(build("k", user.pk)))
             self.assertEqual(rows[0][3], {"a": [1]})
         self.assertEqual(prepared.values("k", 10**9), [])
+
+    def test_converters_are_worked_out_once_per_connection(self) -> None:
+        prepared = Prepared(
+            lambda key, user_id: User.objects.filter(pk=user_id).values_list("pk", "created_at")
+        )
+        with_company = Prepared(
+            lambda key, user_id: User.objects.filter(pk=user_id).select_related("company")
+        )
+        original = SQLCompiler.get_converters
+        with mock.patch.object(SQLCompiler, "get_converters", autospec=True, side_effect=original) as spy:
+            rows = [prepared.values("k", u.pk) for u in (self.a, self.b, self.a)]
+            users = [prepared_user.pk for prepared_user in with_company.objects("k", self.b.pk)]
+        self.assertEqual(rows, [[(u.pk, u.created_at)] for u in (self.a, self.b, self.a)])
+        self.assertEqual(users, [self.b.pk])
+        self.assertEqual(spy.call_count, 2)  # one per prepared query, not per call
+        self.assertEqual([u.pk for u in with_company.objects("k", self.a.pk)], [self.a.pk])
+
+    def test_converters_of_connections_that_come_and_go_are_let_go(self) -> None:
+        # As under ASGI: each request's thread has its own connection, then ends.
+        prepared = Prepared(lambda key, user_id: User.objects.filter(pk=user_id).values_list("pk"))
+        found: list[Any] = []
+
+        def one_request() -> None:
+            try:
+                found.append(prepared.values("k", self.a.pk))
+            finally:
+                connections.close_all()
+
+        for _ in range(20):
+            thread = threading.Thread(target=one_request)
+            thread.start()
+            thread.join()
+        self.assertEqual(len(found), 20)  # (the rows are this test's uncommitted ones)
+        [compiled] = prepared._cache.values()
+        self.assertLessEqual(len(compiled.converters), _CONNECTIONS_KEPT)
 
     def test_a_user_argument_binds_its_id_and_company(self) -> None:
         other = make_user(make_company(), SystemRole.USER, first_name="Cy")
