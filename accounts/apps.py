@@ -29,16 +29,15 @@ def _groups_changed(
 ) -> None:
     """Keeps `User.is_task_worker` equal to the task_worker membership, whichever side
     changed it (user.groups or group.user_set; add, remove, set or clear)."""
-    from accounts.models import User
+    from accounts.roles import SystemRole
     from accounts.services import sync_task_worker_flags
 
     if not reverse:
         if action in ("post_add", "post_remove", "post_clear"):
-            sync_task_worker_flags([instance.pk])
+            sync_task_worker_flags(user_ids=[instance.pk])
         return
-    if action == "pre_clear":  # the group's members are gone after the clear
-        instance._tf_cleared = list(User.objects.filter(groups=instance).values_list("pk", flat=True))
-    elif action in ("post_add", "post_remove"):
-        sync_task_worker_flags(pk_set or [])
-    elif action == "post_clear":
-        sync_task_worker_flags(getattr(instance, "_tf_cleared", []))
+    if action in ("post_add", "post_remove"):
+        sync_task_worker_flags(user_ids=pk_set or [])
+    elif action == "post_clear" and instance.name == SystemRole.TASK_WORKER:
+        # Everyone who held it is out; recounted from the membership, not listed by id.
+        sync_task_worker_flags()

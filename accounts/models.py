@@ -115,6 +115,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.full_name or self.email
 
+    # Written only by SQL UPDATEs (workflows.assignment, accounts.services): a save() of
+    # an instance loaded earlier must not write them back.
+    _KEPT_BY_SQL: ClassVar[frozenset[str]] = frozenset({"open_tasks", "last_assigned_at", "is_task_worker"})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self._KEPT_BY_SQL and f.attname not in deferred
+            ]
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

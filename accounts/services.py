@@ -11,13 +11,17 @@ from accounts.models import Company, User
 from accounts.roles import SystemRole
 
 
-def sync_task_worker_flags(user_ids: Iterable[int] | None = None) -> int:
+def sync_task_worker_flags(*, user_ids: Iterable[int] | None = None, company_id: int | None = None) -> int:
     """Sets `User.is_task_worker` from the task_worker group membership, for `user_ids`
-    (every user when None); returns how many rows changed. Called on every change of a
-    user's groups (accounts.apps: m2m_changed) and by reconcile_task_counts."""
+    or the people of `company_id` (everyone when neither); returns how many rows changed.
+    Called on every change of a user's groups (accounts.apps: m2m_changed) and by
+    reconcile_task_counts. A company goes as a filter, not as its ids: one statement
+    takes at most 65,535 parameters."""
     through: Any = User.groups.through
     member = through.objects.filter(user_id=OuterRef("pk"), group__name=SystemRole.TASK_WORKER)
     users = User.objects.all() if user_ids is None else User.objects.filter(pk__in=list(user_ids))
+    if company_id is not None:
+        users = users.filter(company_id=company_id)
     fixes = 0
     for flag in (True, False):
         stale = users.filter(is_task_worker=not flag).filter(Exists(member) if flag else ~Exists(member))
@@ -28,6 +32,7 @@ def sync_task_worker_flags(user_ids: Iterable[int] | None = None) -> int:
 def set_roles(*, user: User, roles: Iterable[str]) -> None:
     wanted = {str(SystemRole(r)) for r in roles}
     user.groups.set(Group.objects.filter(name__in=wanted))
+    user.is_task_worker = str(SystemRole.TASK_WORKER) in wanted
     user.__dict__.pop("role_names", None)
 
 

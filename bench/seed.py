@@ -196,14 +196,14 @@ def create_users(cur, ids: dict[str, int], password_hash: str) -> dict[str, int]
         ):
             cur.execute(
                 """INSERT INTO accounts_user (id, password, is_superuser, email, first_name, last_name,
-                       is_active, is_available, created_at, company_id, open_tasks)
+                       is_active, is_available, created_at, company_id, open_tasks, is_task_worker)
                    SELECT i, %s, false, %s || %s || '-' || i || '@bench.example', 'Bench', %s || i,
-                       true, true, now() - interval '400 days', %s, 0
-                   FROM generate_series(%s, %s) AS i""",
+                       true, true, now() - interval '400 days', %s, 0, false
+                   FROM generate_series(%s::bigint, %s::bigint) AS i""",
                 [password_hash, prefix, c, prefix.upper(), ids[f"company{c}"], first, first + count - 1],
             )
             cur.execute(
-                "INSERT INTO accounts_user_groups (user_id, group_id) SELECT i, %s FROM generate_series(%s, %s) i",
+                "INSERT INTO accounts_user_groups (user_id, group_id) SELECT i, %s FROM generate_series(%s::bigint, %s::bigint) i",
                 [groups[group], first, first + count - 1],
             )
         next_id += workers + submitters
@@ -217,8 +217,8 @@ def create_users(cur, ids: dict[str, int], password_hash: str) -> dict[str, int]
     ):
         cur.execute(
             """INSERT INTO accounts_user (id, password, is_superuser, email, first_name, last_name,
-                   is_active, is_available, created_at, company_id, open_tasks)
-               VALUES (%s, %s, false, %s, %s, 'Bench', true, %s, now() - interval '400 days', %s, 0)""",
+                   is_active, is_available, created_at, company_id, open_tasks, is_task_worker)
+               VALUES (%s, %s, false, %s, %s, 'Bench', true, %s, now() - interval '400 days', %s, 0, false)""",
             [next_id, password_hash, f"{name}@bench.example", name.title(), name != "admin", ids["company1"]],
         )
         for role in roles:

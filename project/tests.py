@@ -108,6 +108,46 @@ class PreparedStatementTests(SimpleTestCase):
 
 
 @skipUnless(connection.vendor == "postgresql", "PostgreSQL prepares statements")
+class StalePreparedStatementTests(SimpleTestCase):
+    """Another process changes a column's type (a migration while the app runs): a
+    statement this connection prepared before is refused from then on. The request
+    answers 503 (retry) and its connection is closed, so the next one prepares anew."""
+
+    databases = {"default"}
+
+    def test_the_connection_is_dropped_and_the_next_one_works(self) -> None:
+        import psycopg
+        from django.db import connections
+
+        from workflows.resilience import drop_stale_connections, transient_database_error
+
+        params = connection.get_connection_params()
+        keep = ("dbname", "user", "host", "port", "password")
+        migrator = psycopg.connect(**{k: v for k, v in params.items() if k in keep}, autocommit=True)
+        migrator.execute("CREATE TABLE tf_probe_alter (id int PRIMARY KEY, name varchar(10))")
+        self.addCleanup(migrator.close)
+        self.addCleanup(migrator.execute, "DROP TABLE tf_probe_alter")
+        self.addCleanup(connections.close_all)
+        migrator.execute("INSERT INTO tf_probe_alter VALUES (1, 'x')")
+        query = "SELECT id, name FROM tf_probe_alter WHERE id = %s"
+        for _ in range(7):  # prepared from the sixth run on
+            with connection.cursor() as cursor:
+                cursor.execute(query, [1])
+        migrator.execute("ALTER TABLE tf_probe_alter ALTER COLUMN name TYPE varchar(20)")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(query, [1])
+        except Exception as exc:
+            self.assertTrue(transient_database_error(exc))
+            drop_stale_connections()
+        else:
+            self.fail("PostgreSQL ran the stale prepared statement")
+        with connection.cursor() as cursor:
+            cursor.execute(query, [1])
+            self.assertEqual(cursor.fetchone(), (1, "x"))
+
+
+@skipUnless(connection.vendor == "postgresql", "PostgreSQL prepares statements")
 class PreparedOnTheServerTests(TestCase):
     def test_a_statement_run_a_sixth_time_runs_prepared(self) -> None:
         def prepared() -> int:

@@ -16,6 +16,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from accounts.models import CompanyRole, User
 from accounts.roles import SystemRole
+from accounts.services import sync_task_worker_flags
 from accounts.tenancy import company_scope
 from project.testing import make_company, make_ticket_type, make_user, make_workflow
 from tickets import access
@@ -384,6 +385,36 @@ class PoolTests(RuleTestCase):
         self.assertTrue(self.flag(self.worker))
         group.user_set.clear()
         self.assertEqual((self.flag(person), self.flag(self.worker)), (False, False))
+
+    def test_a_full_save_of_a_user_keeps_the_flag_and_the_counters(self) -> None:
+        # The flag and the counters are written by SQL only: a save() of an instance in
+        # hand (made by make_user before its roles, or loaded before a role change or an
+        # assignment) must not write its stale values back.
+        from accounts.forms import ProfileForm
+        from accounts.services import set_roles
+
+        fresh = make_user(self.company, SystemRole.TASK_WORKER)
+        fresh.first_name = "Renamed"
+        fresh.save()
+        self.assertTrue(self.flag(fresh))
+        stale = User.objects.get(pk=self.worker.pk)
+        self.one({})  # the worker gets a task meanwhile: open_tasks 0 -> 1
+        set_roles(user=self.worker, roles=[SystemRole.USER])  # and loses the role
+        form = ProfileForm({"first_name": "A", "last_name": "B", "email": stale.email}, instance=stale)
+        self.assertTrue(form.is_valid(), form.errors)
+        form.save()
+        self.assertFalse(self.flag(self.worker))
+        self.counters_match()
+        User.objects.filter(pk=fresh.pk).update(is_available=False)
+        self.assertIsNone(assignment.choose_worker(self.company.pk).user)
+
+    def test_a_company_is_synced_by_filter_not_by_a_list_of_ids(self) -> None:
+        # One statement takes at most 65,535 parameters: a company's people go as a filter.
+        User.objects.filter(pk=self.worker.pk).update(is_task_worker=False)
+        with CaptureQueriesContext(connection) as ctx:
+            self.assertEqual(sync_task_worker_flags(company_id=self.company.pk), 1)
+        self.assertTrue(all('"id" IN (' not in q["sql"] for q in ctx.captured_queries), ctx.captured_queries)
+        self.assertTrue(self.flag(self.worker))
 
     def test_a_user_without_the_role_is_never_picked(self) -> None:
         # The submitter has no open task and was never assigned: first in load order.

@@ -3,7 +3,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django_scopes import scopes_disabled
 
-from accounts.models import User
 from accounts.services import sync_task_worker_flags
 from workflows.assignment import reconcile
 
@@ -21,11 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with scopes_disabled():
             fixed = reconcile(company_id=options.get("company"))
-            flags = sync_task_worker_flags(
-                None
-                if options.get("company") is None
-                else User.objects.filter(company_id=options["company"]).values_list("pk", flat=True)
-            )
+            flags = sync_task_worker_flags(company_id=options.get("company"))
         for user_id, was, now in fixed:
             self.stdout.write(f"user {user_id}: {was} -> {now}")
         self.stdout.write(f"{len(fixed)} counter(s) fixed.")
