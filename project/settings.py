@@ -109,10 +109,11 @@ except Exception as exc:  # dj-database-url raises several types; all mean "bad 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
     "DB_PREPARED_STATEMENTS", True
 ):
-    # Parameters bound on the server, and a statement a connection runs a fifth time is
+    # Parameters bound on the server, and a statement a connection runs a sixth time is
     # prepared: PostgreSQL stops parsing and planning it anew (issue 10: half the engine's
     # SQL time). Pays with persistent connections (DB_CONN_MAX_AGE); off for a pooler
-    # that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+    # that cannot keep prepared statements (PgBouncer in transaction mode, unless 1.22 or
+    # later with max_prepared_statements set).
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Background worker and web server share the file; wait instead of failing.

@@ -221,6 +221,34 @@ class CompletionQueryTests(PerformanceTestCase):
             ["started", "task_created", "assigned", "task_completed", "routed", "task_created", "assigned"],
         )
 
+    def test_a_completion_that_moves_work_to_another_worker_writes_two_counters(self) -> None:
+        # The previous assignee's counter and the next one's: one UPDATE each, in user-id
+        # order (the lock order), so one statement more than when the completer goes on.
+        from accounts.backends import UserBackend
+        from tickets.access import may_complete_task
+        from workflows import services
+
+        with company_scope(self.company):
+            tickets = [
+                submit_ticket(user=self.submitter, ticket_type=self.tt, data={"title": f"T{i}"})
+                for i in range(2)
+            ]
+            tasks = [t.workflow_instance.tasks.select_related("task_definition").get() for t in tickets]
+            worker = UserBackend().get_user(self.worker.pk)
+            assert worker is not None
+
+            def complete(task: TaskInstance) -> None:
+                services.complete_form_task(task=task, output={}, actor=worker, permitted=may_complete_task)
+
+            complete(tasks[0])  # warm
+            other = make_user(self.company, SystemRole.TASK_WORKER)  # idle: wins the next step
+            n, _ = count_queries(lambda: complete(tasks[1]))
+            self.assertEqual(tickets[1].workflow_instance.tasks.order_by("-id")[0].assigned_to, other)
+        together = connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+            "server_side_binding"
+        )
+        self.assertLessEqual(n, COMPLETION_QUERY_LIMIT + (0 if together else 1))
+
 
 # PostgreSQL: the pool's advisory lock, but the timeline and the notices in one statement;
 # SQLite: no advisory lock, two INSERTs. See ARCHITECTURE.md "Performance".
