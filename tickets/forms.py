@@ -307,6 +307,8 @@ class CommentForm(forms.Form):
         label="Internal note (only ticket admins and the ticket's assignees see it)", required=False
     )
     attachments = MultipleFileField(required=False, label="Attachments")
+    # Unbound, its fields render the same for every ticket (templatetags.form_cache).
+    same_when_blank = True
 
     def __init__(self, *args: Any, team: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
