@@ -5,7 +5,7 @@ PY := $(shell command -v pyenv >/dev/null 2>&1 && pyenv which python 2>/dev/null
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# Queue workers `make run` starts. With the Redis queue, e.g.
+# Queue workers `make run` starts for the actions (emails get one more). With the Redis queue, e.g.
 # `make run TASKS_BACKEND=django_tasks_redis.RedisTaskBackend WORKERS=2` (README "Scaling out").
 WORKERS ?= 1
 
@@ -34,14 +34,16 @@ migrate: install
 seed: migrate
 	DEBUG=$${DEBUG:-true} PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py seed_demo
 
-# Serves on 127.0.0.1:$(PORT) with $(WORKERS) queue worker(s) and the sweeper; Ctrl+C stops all.
+# Serves on 127.0.0.1:$(PORT) with $(WORKERS) queue worker(s) for the workflow actions, one
+# for the emails (their own queue) and the sweeper; Ctrl+C stops all.
 # A child that exits is started again after a second (bin/supervise).
 # uvicorn serves project.asgi: Django, plus the MCP server at /mcp.
 # The demo's actions call this app on loopback, so private networks are allowed here only.
 run: seed
 	@export DEBUG=$${DEBUG:-true} ACTIONS_ALLOW_PRIVATE_NETWORKS=true PUBLIC_BASE_URL=http://127.0.0.1:$(PORT); \
 	trap 'kill 0' INT TERM EXIT; \
-	for _ in $$(seq $(WORKERS)); do bin/supervise $(BIN)/python manage.py run_worker & done; \
+	for _ in $$(seq $(WORKERS)); do bin/supervise $(BIN)/python manage.py run_worker --queue-name default & done; \
+	bin/supervise $(BIN)/python manage.py run_worker --queue-name mail & \
 	bin/supervise $(BIN)/python manage.py sweep_workflows --loop 30 & \
 	bin/supervise $(BIN)/uvicorn project.asgi:application --host 127.0.0.1 --port $(PORT) & \
 	wait

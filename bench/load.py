@@ -293,8 +293,26 @@ class Cluster:
             ],
             "sweeper": [PYTHON, "manage.py", "sweep_workflows", "--loop", str(sweep_every)],
         }
+        # As `make run`: the actions' workers, and one for the emails' own queue.
         for i in range(workers):
-            self.commands[f"worker{i}"] = [PYTHON, "manage.py", "run_worker", "--interval", "0.2"]
+            self.commands[f"worker{i}"] = [
+                PYTHON,
+                "manage.py",
+                "run_worker",
+                "--queue-name",
+                "default",
+                "--interval",
+                "0.2",
+            ]
+        self.commands["mailer"] = [
+            PYTHON,
+            "manage.py",
+            "run_worker",
+            "--queue-name",
+            "mail",
+            "--interval",
+            "0.2",
+        ]
 
     def start(self, name: str) -> None:
         out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115  (kept open for the child)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management import call_command
-from django.test import TestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -413,6 +413,20 @@ class PreferenceTests(NotificationTestCase):
 
 
 class DeliveryTests(NotificationTestCase):
+    def test_emails_wait_on_their_own_queue(self) -> None:
+        with company_scope(self.company), self.captureOnCommitCallbacks(execute=True):
+            submit_ticket(user=self.submitter, ticket_type=self.tt, data={"title": "Queued"})
+        jobs = set(DBTaskResult.objects.values_list("queue_name", "task_path"))
+        self.assertEqual(jobs, {("mail", "tickets.tasks.send_notification_emails")})
+        run_queued_tasks()
+        self.assertEqual(len(self.mail(to=self.worker.email)), 1)
+
+    def test_a_worker_for_an_unknown_queue_is_refused(self) -> None:
+        from django.core.management.base import CommandError
+
+        with self.assertRaisesMessage(CommandError, "Unknown queue nope: the queues are default, mail."):
+            call_command("run_worker", queue_name="nope,mail", batch=True, interval=0)
+
     def test_a_retried_job_sends_one_email(self) -> None:
         self.submit()
         with scopes_disabled():
@@ -589,3 +603,23 @@ class InAppTests(NotificationTestCase):
         with CaptureQueriesContext(connection) as ctx:
             self.client.get(reverse("home"))
         self.assertEqual(sum("tickets_notification" in q["sql"] for q in ctx.captured_queries), 1)
+
+
+class MailWorkerTests(RealMailMixin, TransactionTestCase):
+    """`make run` starts the actions' workers on the default queue and one on the mail
+    queue: each serves its own (a real worker process's loop, in batch mode)."""
+
+    def test_each_worker_serves_its_own_queue(self) -> None:
+        company = make_company("Mail Co")
+        submitter = make_user(company, SystemRole.USER)
+        worker = make_user(company, SystemRole.TASK_WORKER, email="w@mail.test")
+        tt = make_ticket_type(company, make_workflow(company, [{"key": "a", "title": "Do it"}]))
+        with company_scope(company):
+            submit_ticket(user=submitter, ticket_type=tt, data={"title": "Queued"})
+        call_command("run_worker", queue_name="default", batch=True, interval=0)
+        self.assertEqual(self.mail(), [])
+        self.assertEqual(list(DBTaskResult.objects.values_list("queue_name", "status")), [("mail", "READY")])
+        call_command("run_worker", queue_name="mail", batch=True, interval=0)
+        self.assertEqual(
+            [m.subject for m in self.mail(to=worker.email)], ["[TicketFlower] New task for you: Do it"]
+        )

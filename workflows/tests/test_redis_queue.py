@@ -50,7 +50,7 @@ def redis_tasks(url: str = REDIS_URL) -> dict[str, Any]:
     return {
         "default": {
             "BACKEND": settings.REDIS_TASKS_BACKEND,
-            "QUEUES": ["default"],
+            "QUEUES": settings.TASK_QUEUES,
             "OPTIONS": {"REDIS_URL": url, "REDIS_KEY_PREFIX": PREFIX, "REDIS_SOCKET_CONNECT_TIMEOUT": 2},
         }
     }

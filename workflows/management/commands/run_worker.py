@@ -3,9 +3,9 @@ import socket
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DatabaseError
-from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, task_backends
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_redis import RedisTaskBackend
 from django_tasks_redis.management.commands.run_redis_tasks import Command as RedisWorkerCommand
@@ -36,7 +36,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queue-name", default=DEFAULT_TASK_QUEUE_NAME)
+        parser.add_argument(
+            "--queue-name",
+            default="",
+            help="Comma-separated queues to serve (default: all, e.g. default,mail). `make run` "
+            "starts workers for 'default' (workflow actions) and one for 'mail' (emails).",
+        )
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls when idle.")
         parser.add_argument("--batch", action="store_true", help="Run what is ready, then exit.")
         parser.add_argument("--worker-id", default=f"{socket.gethostname()[:40]}-{os.getpid()}")
@@ -44,11 +49,19 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, queue_name: str, interval: float, batch: bool, worker_id: str, **options: Any
     ) -> None:
-        if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], RedisTaskBackend):
-            self._run_redis(queue_name=queue_name, interval=interval, batch=batch)
+        backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+        queues = sorted(backend.queues)
+        names = sorted({n.strip() for n in queue_name.split(",") if n.strip()}) or queues
+        unknown = sorted(set(names) - set(queues))
+        if unknown:
+            raise CommandError(f"Unknown queue {', '.join(unknown)}: the queues are {', '.join(queues)}.")
+        if isinstance(backend, RedisTaskBackend):
+            if len(names) != 1 and names != queues:
+                raise CommandError("The Redis worker serves one queue, or all of them (no --queue-name).")
+            self._run_redis(queue_name=names[0] if len(names) == 1 else None, interval=interval, batch=batch)
             return
         worker = ResilientWorker(
-            queue_names=queue_name.split(","),
+            queue_names=names,
             interval=interval,
             batch=batch,
             backend_name=DEFAULT_TASK_BACKEND_ALIAS,
@@ -61,7 +74,7 @@ class Command(BaseCommand):
             worker.configure_signals()
         worker.run()
 
-    def _run_redis(self, *, queue_name: str, interval: float, batch: bool) -> None:
+    def _run_redis(self, *, queue_name: str | None, interval: float, batch: bool) -> None:
         """django-tasks-redis's worker: a consumer of the Redis stream's group; it
         reclaims messages of dead consumers and stops gracefully on INT/TERM. Its loop
         already logs and goes on after a failed read or job; an error escaping it
