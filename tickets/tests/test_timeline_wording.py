@@ -1,9 +1,13 @@
 import json
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django_scopes import scopes_disabled
 
 from tickets.models import TimelineEvent
@@ -62,3 +66,31 @@ class AgoTests(SimpleTestCase):
         self.assertEqual(ago(now - timedelta(days=15, hours=1)), "2 weeks ago")
         self.assertEqual(ago(now - timedelta(days=400)), "1 year ago")
         self.assertEqual(ago(now - timedelta(hours=1, minutes=59)), "1 hour ago")
+
+    def test_ago_says_what_timesince_says(self) -> None:
+        # `ago` works out timesince's largest unit itself (its words cached): the same
+        # text for moments across month ends, leap days and exact unit boundaries.
+        now = datetime(2028, 3, 1, 0, 30, tzinfo=UTC)
+        edges = [
+            timedelta(days=d, seconds=s)
+            for d in (0, 1, 6, 7, 28, 29, 30, 31, 365, 366, 731)
+            for s in (-1, 0, 60, 3_599, 3_600, 86_399)
+        ]
+        rng = random.Random(15)
+        randoms = [timedelta(seconds=rng.randrange(60, 4 * 366 * 86_400)) for _ in range(3_000)]
+        for then in (
+            now,
+            datetime(2027, 12, 31, 23, 59, 59, tzinfo=UTC),
+            datetime(2028, 2, 29, 12, tzinfo=UTC),
+        ):
+            for age in [*edges, *randoms]:
+                moment = then - age
+                if (then - moment).total_seconds() < 60:
+                    continue
+                expected = f"{timesince(moment, then, depth=1)} ago".replace("\xa0", " ")
+                with mock.patch("django.utils.timezone.now", return_value=then):
+                    self.assertEqual(ago(moment), expected, (moment, then))
+        zoned = datetime(2028, 3, 1, 0, 30, tzinfo=ZoneInfo("Pacific/Auckland"))  # Feb 29 in UTC
+        with mock.patch("django.utils.timezone.now", return_value=zoned.astimezone(UTC)):
+            moment = zoned - timedelta(days=29, hours=1)
+            self.assertEqual(ago(moment), f"{timesince(moment, zoned, depth=1)} ago".replace("\xa0", " "))
