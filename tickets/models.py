@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import CompanyOwned, CompanyRole
+from accounts.models import Company, CompanyOwned, CompanyRole
 from workflows.fields import OrderedJSONField
 from workflows.models import Definition, ErrorType, TaskInstance, WorkflowDefinition, WorkflowInstance
 
@@ -149,6 +149,9 @@ class FileUpload(CompanyOwned):
 
 
 class TimelineEvent(CompanyOwned):
+    # Indexed by timeline_company_date (company first), which also serves the foreign
+    # key: the back office's event list is the company's newest events.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, db_index=False)
     # Indexed by ticket_timeline (ticket first), which also serves the foreign key.
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timeline", db_index=False)
     task_instance = models.ForeignKey(
@@ -164,7 +167,10 @@ class TimelineEvent(CompanyOwned):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="timeline_ticket_date")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="timeline_ticket_date"),
+            models.Index(fields=["company", "created_at", "id"], name="timeline_company_date"),
+        ]
 
     def __str__(self) -> str:
         return self.message

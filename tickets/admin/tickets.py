@@ -381,12 +381,33 @@ class FileUploadAdmin(ReadOnlyPageMixin, NoAddMixin, CompanyAdmin):
     paginator = InfinitePaginator
 
 
+class EventKindFilter(admin.SimpleListFilter):
+    """The kinds among the company's newest events (and the one chosen), read through
+    timeline_company_date, instead of a DISTINCT over its whole timeline (240 ms at 1M
+    tickets)."""
+
+    title = "kind"
+    parameter_name = "kind"
+    RECENT = 500
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        newest = model_admin.get_queryset(request).order_by("-created_at", "-id")
+        kinds = set(newest.values_list("kind", flat=True)[: self.RECENT])
+        if self.value():
+            kinds.add(str(self.value()))
+        return [(kind, kind) for kind in sorted(kinds)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(TimelineEvent)
 class TimelineEventAdmin(ReadOnlyPageMixin, NoAddMixin, CompanyAdmin):
     list_display = ["message", "ticket", "kind", "actor", "created_at"]
     list_select_related = ["ticket", "actor"]
     search_fields = ["message", "=ticket__id"]
-    list_filter = ["kind", "created_at"]
+    list_filter = [EventKindFilter, "created_at"]
+    ordering = ["-created_at", "-id"]  # newest first, from timeline_company_date
     readonly_fields = ["ticket", "task_instance", "kind", "message", "actor", "data", "created_at"]
     paginator = InfinitePaginator
 

@@ -497,3 +497,43 @@ class TicketPageTests(BackOfficeTestCase):
         self.assertNotIn("<b>n104</b>", content)
         self.assertNotIn("&lt;b&gt;n0&lt;/b&gt;", content)  # beyond the latest 100
         self.assertIn("All events of this ticket", content)
+
+
+class TimelineListTests(BackOfficeTestCase):
+    """The company's events, newest first; the kind filter offers the kinds of its own
+    newest events only, and filters within the company."""
+
+    def test_newest_first_and_the_kind_filter_stays_in_the_company(self) -> None:
+        from tickets.models import TimelineEvent
+
+        mine = self.ticket()
+        other_tt = make_ticket_type(self.other, self.other_wf, fields={"type": "object"})
+        with company_scope(self.other):
+            theirs = submit_ticket(user=self.other_admin, ticket_type=other_tt, data={"title": "x"})
+        with scopes_disabled():
+            TimelineEvent.objects.create(
+                company=self.other, ticket=theirs, kind="their_secret", message="hidden"
+            )
+            TimelineEvent.objects.create(company=self.company, ticket=mine, kind="our_note", message="newest")
+        self.client.force_login(self.ticket_admin)
+        url = reverse("admin:tickets_timelineevent_changelist")
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        rows = list(response.context["cl"].result_list)
+        self.assertEqual(rows[0].message, "newest")
+        self.assertTrue(all(row.company_id == self.company.pk for row in rows))
+        choices = [
+            c["display"]
+            for spec in response.context["cl"].filter_specs
+            for c in spec.choices(response.context["cl"])
+        ]
+        self.assertIn("our_note", choices)
+        self.assertIn("assigned", choices)
+        self.assertNotIn("their_secret", choices)
+        filtered = self.client.get(url, {"kind": "their_secret"})
+        self.assertEqual(filtered.status_code, 200)
+        self.assertEqual(list(filtered.context["cl"].result_list), [])
+        self.assertEqual(
+            [r.kind for r in self.client.get(url, {"kind": "our_note"}).context["cl"].result_list],
+            ["our_note"],
+        )

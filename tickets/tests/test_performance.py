@@ -89,6 +89,7 @@ class QueryCountTests(PerformanceTestCase):
                 reverse("admin:workflows_taskinstance_changelist") + f"?assignee={self.worker.pk}",
             ),
             "admin errors": (self.admin, reverse("admin:tickets_ticketerror_changelist")),
+            "admin timeline": (self.admin, reverse("admin:tickets_timelineevent_changelist")),
             "admin ticket": (self.admin, reverse("admin:tickets_ticket_change", args=[self.first.pk])),
             "dashboard": (self.admin, reverse("admin:index")),
         }
@@ -531,6 +532,8 @@ class IndexPlanTests(PerformanceTestCase):
             reverse("admin:tickets_ticketerror_changelist") + "?status__exact=NEW",
             reverse("admin:tickets_ticket_change", args=[ticket.pk]),
             reverse("admin:index"),
+            reverse("admin:tickets_timelineevent_changelist"),
+            reverse("admin:tickets_timelineevent_changelist") + "?kind=assigned",
         ):
             with self.subTest(url=url):
                 self.assert_indexed(self.admin, url)
