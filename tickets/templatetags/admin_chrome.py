@@ -16,6 +16,8 @@ from django.template.context import Context
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from tickets.rendered import remember
+
 register = template.Library()
 
 TEMPLATE = "admin/tf_sidebar.html"
@@ -87,13 +89,7 @@ def cached_sidebar(context: Context) -> SafeString:
 
 
 def _remember(key: Any, render: Callable[[], SafeString]) -> SafeString:
-    """The HTML kept under `key`, rendered on first use (the cache is cleared when full)."""
-    html = _html.get(key)
-    if html is None:
-        if len(_html) >= LIMIT:
-            _html.clear()
-        html = _html[key] = render()
-    return html
+    return remember(_html, LIMIT, key, render)
 
 
 def _render_in(context: Context, template: Any) -> SafeString:

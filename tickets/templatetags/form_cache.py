@@ -8,6 +8,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from tickets.rendered import remember
+
 register = template.Library()
 
 LIMIT = 64
@@ -23,9 +25,4 @@ def blank_form_fields(form: forms.Form) -> SafeString:
     if form.is_bound or form.initial or not getattr(form, "same_when_blank", False):
         return render_to_string("form_fields.html", {"form": form})
     key = (type(form), tuple(form.fields), form.prefix, form.auto_id, get_language())
-    html = _html.get(key)
-    if html is None:
-        if len(_html) >= LIMIT:
-            _html.clear()
-        html = _html[key] = render_to_string("form_fields.html", {"form": form})
-    return html
+    return remember(_html, LIMIT, key, lambda: render_to_string("form_fields.html", {"form": form}))
